@@ -1,0 +1,2 @@
+//! The SMS text engine (work in progress).
+#![forbid(unsafe_code)]

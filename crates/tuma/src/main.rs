@@ -1,0 +1,6 @@
+//! The `tuma` binary.
+#![forbid(unsafe_code)]
+
+fn main() {
+    println!("tuma");
+}
