@@ -27,3 +27,10 @@ pub mod types;
 
 pub use message_state::{MessageState, NetworkErrorCode};
 // Re-exports (helpers: add your `pub use` lines below this comment, one line each).
+pub use pdu::{Pdu, PduBody};
+pub use receipt::{
+    id_keys, IdKey, IdKeys, IdSource, MessageId, ReceiptInfo, ReceiptTlvs, TextReceipt,
+};
+pub use session::{BindKind, Event, Role, SendError, Session, SessionConfig, SessionState};
+pub use time::{AbsoluteTime, RelativeTime, SmppTime, UtcOffset};
+pub use types::{CommandId, CommandStatus};
