@@ -520,7 +520,7 @@ mod tests {
             CommandStatus::ESME_RINVDSTADR
         );
         assert_eq!(
-            e("password", DecodeErrorKind::CStringTooLong { max: 9 }).status(),
+            e("password", DecodeErrorKind::CStringTooLong { max: 17 }).status(),
             CommandStatus::ESME_RINVPASWD
         );
         assert_eq!(

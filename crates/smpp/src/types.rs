@@ -870,8 +870,11 @@ pub mod limits {
     pub const SERVICE_TYPE: usize = 6;
     /// system_id.
     pub const SYSTEM_ID: usize = 16;
-    /// password (8 characters; Kannel accepts more, the specification does not).
-    pub const PASSWORD: usize = 9;
+    /// password. SMPP 3.4 says C(9) (8 characters), but Kannel and several operators use up
+    /// to 16; accepting C(17) lets the simulator bind such ESMEs and the gateway use the
+    /// password an operator handed out. Whether 9..=16 characters are allowed is then the
+    /// MC's decision (it answers ESME_RINVPASWD), not the codec's.
+    pub const PASSWORD: usize = 17;
     /// system_type.
     pub const SYSTEM_TYPE: usize = 13;
     /// address_range.
@@ -900,7 +903,7 @@ pub type TimeString = COctetString<{ limits::TIME }>;
 pub type MessageId = COctetString<{ limits::MESSAGE_ID }>;
 /// system_id (C(16)).
 pub type SystemId = COctetString<{ limits::SYSTEM_ID }>;
-/// password (C(9)).
+/// password (C(17), see [`limits::PASSWORD`]).
 pub type Password = COctetString<{ limits::PASSWORD }>;
 /// system_type (C(13)).
 pub type SystemType = COctetString<{ limits::SYSTEM_TYPE }>;

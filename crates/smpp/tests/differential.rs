@@ -794,9 +794,6 @@ fn flatten(p: &Pdu) -> Flat {
         | PduBody::BindReceiverResp(b)
         | PduBody::BindTransceiverResp(b) => {
             f.push("system_id", s(b.system_id.as_bytes()));
-            if let Some(v) = b.sc_interface_version {
-                f.push("tlv", V::Tlv(0x0210, vec![v]));
-            }
             tlvs(&mut f, &b.tlvs);
         }
         PduBody::Outbind(b) => {

@@ -328,7 +328,7 @@ fn v11_v15_bind_responses() {
         panic!("{p:?}")
     };
     assert_eq!(r.system_id, "Smsc Simulator");
-    assert_eq!(r.sc_interface_version, None);
+    assert_eq!(r.sc_interface_version(), None);
 
     let p = round_trip(V12);
     header(&p, CommandId::BIND_TRANSCEIVER_RESP, 0x0E, 19_891);
@@ -344,8 +344,8 @@ fn v11_v15_bind_responses() {
         panic!("{p:?}")
     };
     assert_eq!(r.system_id, "Smsc GW");
-    assert_eq!(r.sc_interface_version, Some(0x34));
-    assert!(r.tlvs.is_empty());
+    assert_eq!(r.sc_interface_version(), Some(0x34));
+    assert_eq!(r.tlvs.len(), 1, "only sc_interface_version: {:?}", r.tlvs);
 
     let p = round_trip(V14);
     header(&p, CommandId::BIND_TRANSMITTER_RESP, 0, 235_871);
@@ -353,7 +353,7 @@ fn v11_v15_bind_responses() {
         panic!("{p:?}")
     };
     assert_eq!(r.system_id, "TWITTER");
-    assert_eq!(r.sc_interface_version, Some(0x34));
+    assert_eq!(r.sc_interface_version(), Some(0x34));
 
     let p = round_trip(V15);
     header(&p, CommandId::BIND_RECEIVER_RESP, 0, 235_874);
@@ -361,7 +361,7 @@ fn v11_v15_bind_responses() {
         panic!("{p:?}")
     };
     assert_eq!(r.system_id, "twitter");
-    assert_eq!(r.sc_interface_version, Some(0x34));
+    assert_eq!(r.sc_interface_version(), Some(0x34));
 }
 
 #[test]
@@ -373,7 +373,7 @@ fn bind_resp_without_body_is_tolerated() {
         panic!("{p:?}")
     };
     assert!(r.system_id.is_empty());
-    assert_eq!(r.sc_interface_version, None);
+    assert_eq!(r.sc_interface_version(), None);
 }
 
 #[test]
@@ -983,4 +983,29 @@ fn truncated_vectors_never_panic() {
             }
         }
     }
+}
+
+#[test]
+fn kannel_style_long_password_decodes_and_seventeen_octets_do_not() {
+    // bind_transmitter with a 16-character password (Kannel's C(17)).
+    let bind = smpp::pdu::Bind::new(
+        "esme".parse().expect("system_id"),
+        "0123456789abcdef".parse().expect("16 characters fit C(17)"),
+    );
+    let frame = Pdu::new(1, PduBody::BindTransmitter(bind.clone())).to_vec();
+    let decoded = Pdu::decode(&frame).expect("16-character password decodes");
+    assert_eq!(decoded.body, PduBody::BindTransmitter(bind));
+    assert!("0123456789abcdefg"
+        .parse::<smpp::types::Password>()
+        .is_err());
+
+    // Same frame with a 17th password character and no NUL within C(17): RINVPASWD.
+    let mut long = frame.clone();
+    let at = 16 + 5 + 16; // header, "esme\0", 16 password characters
+    long.insert(at, b'g');
+    let len = long.len() as u32;
+    long[..4].copy_from_slice(&len.to_be_bytes());
+    let err = Pdu::decode(&long).expect_err("17 characters overflow C(17)");
+    assert_eq!(err.field, "password");
+    assert_eq!(err.status(), CommandStatus::ESME_RINVPASWD);
 }

@@ -12,7 +12,7 @@ use bytes::BufMut;
 pub struct Bind {
     /// ESME login (C(16)).
     pub system_id: SystemId,
-    /// Password (C(9): at most 8 characters, as the specification says).
+    /// Password (C(17): the specification says 8 characters, real MCs use up to 16).
     pub password: Password,
     /// system_type (C(13)), often empty.
     pub system_type: SystemType,
@@ -92,26 +92,30 @@ impl Body for Bind {
 
 /// The body of the three bind responses.
 ///
-/// `sc_interface_version` is kept apart from the other TLVs for convenience and is encoded
-/// first; a peer that sends it after other TLVs re-encodes in that order.
+/// `sc_interface_version` is an ordinary TLV kept in wire order in `tlvs` (so that every
+/// decoded response re-encodes byte for byte); [`BindResp::sc_interface_version`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BindResp {
     /// MC identifier (C(16)); empty when the body was omitted (failed bind).
     pub system_id: SystemId,
-    /// The MC's SMPP version; absent means the MC does not announce TLV support.
-    pub sc_interface_version: Option<u8>,
-    /// Other TLVs, in wire order.
+    /// TLVs, in wire order (usually just `sc_interface_version`).
     pub tlvs: Tlvs,
 }
 
 impl BindResp {
-    /// A response with this system_id, announcing SMPP 3.4.
+    /// A response with this system_id, announcing SMPP 3.4 (`sc_interface_version` 0x34).
     pub fn new(system_id: SystemId) -> Self {
-        Self {
-            system_id,
-            sc_interface_version: Some(interface_version::V34),
-            tlvs: Tlvs::new(),
-        }
+        let mut tlvs = Tlvs::new();
+        // Invariant: a one-octet sc_interface_version always fits its wire form.
+        tlvs.push(Tlv::ScInterfaceVersion(interface_version::V34))
+            .expect("sc_interface_version is one octet");
+        Self { system_id, tlvs }
+    }
+
+    /// The MC's SMPP version from the `sc_interface_version` TLV; absent means the MC does
+    /// not announce TLV support (smpp-reference §5.2).
+    pub fn sc_interface_version(&self) -> Option<u8> {
+        self.tlvs.sc_interface_version()
     }
 }
 
@@ -122,33 +126,16 @@ impl Body for BindResp {
             return Ok(Self::default());
         }
         let system_id = r.cstr("system_id")?;
-        let mut tlvs = trailing_tlvs(r)?;
-        let sc_interface_version = tlvs.sc_interface_version();
-        if sc_interface_version.is_some() {
-            tlvs.remove(crate::tlv::tag::SC_INTERFACE_VERSION);
-        }
-        Ok(Self {
-            system_id,
-            sc_interface_version,
-            tlvs,
-        })
+        let tlvs = trailing_tlvs(r)?;
+        Ok(Self { system_id, tlvs })
     }
 
     fn encoded_len(&self) -> usize {
-        self.system_id.encoded_len()
-            + if self.sc_interface_version.is_some() {
-                5
-            } else {
-                0
-            }
-            + self.tlvs.encoded_len()
+        self.system_id.encoded_len() + self.tlvs.encoded_len()
     }
 
     fn encode(&self, out: &mut impl BufMut) {
         self.system_id.encode(out);
-        if let Some(v) = self.sc_interface_version {
-            Tlv::ScInterfaceVersion(v).encode(out);
-        }
         self.tlvs.encode(out);
     }
 }

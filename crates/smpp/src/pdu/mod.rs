@@ -709,8 +709,8 @@ mod tests {
         assert_eq!(e.field, "system_id");
         assert_eq!(e.kind, DecodeErrorKind::CStringTooLong { max: 16 });
         assert_eq!(e.status(), CommandStatus::ESME_RINVSYSID);
-        // password of 9 characters: too long for C(9).
-        let mut body = [&b"sys\0"[..], b"123456789\0\0"].concat();
+        // password of 17 characters: too long for C(17).
+        let mut body = [&b"sys\0"[..], b"0123456789abcdefg\0\0"].concat();
         body.extend_from_slice(&[0x34, 0, 0, 0]);
         let e = Pdu::decode(&frame(0x0000_0009, &body)).unwrap_err();
         assert_eq!(e.field, "password");

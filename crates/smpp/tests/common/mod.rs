@@ -533,9 +533,17 @@ pub mod strategies {
         }
     }
 
+    /// A password: up to 16 octets (our C(17)); rusmpp keeps to the specification's 8.
+    pub fn password(d: Domain) -> BoxedStrategy<smpp::types::Password> {
+        match d {
+            Domain::Full => cstr(d),
+            Domain::Rusmpp => cstr_max(d, 8),
+        }
+    }
+
     pub fn bind(d: Domain) -> BoxedStrategy<Bind> {
         (
-            (cstr(d), cstr(d), cstr(d), any::<u8>()),
+            (cstr(d), password(d), cstr(d), any::<u8>()),
             (ton(), npi(), cstr(d), tlvs_if_full(d)),
         )
             .prop_map(
@@ -557,23 +565,25 @@ pub mod strategies {
     }
 
     pub fn bind_resp(d: Domain) -> BoxedStrategy<BindResp> {
-        // sc_interface_version lives in its own field; the other TLVs must not repeat it
-        // (a decoded bind_resp never has it in `tlvs`).
-        let others = tlvs_if_full(d).prop_map(|mut t| {
-            t.remove(smpp::tlv::tag::SC_INTERFACE_VERSION);
-            t
-        });
-        (cstr(d), proptest::option::of(any::<u8>()), others)
-            .prop_map(|(system_id, sc_interface_version, tlvs)| BindResp {
-                system_id,
-                sc_interface_version,
-                tlvs,
+        // sc_interface_version is an ordinary TLV: usually first, but any other TLV (including
+        // a second 0x0210) may follow it, and wire order must survive the round trip.
+        (cstr(d), proptest::option::of(any::<u8>()), tlvs_if_full(d))
+            .prop_map(|(system_id, sc_interface_version, others)| {
+                let mut tlvs = Tlvs::new();
+                if let Some(v) = sc_interface_version {
+                    tlvs.push(Tlv::ScInterfaceVersion(v))
+                        .expect("one octet fits");
+                }
+                for t in others.iter() {
+                    tlvs.push(t.clone()).expect("generated TLVs are valid");
+                }
+                BindResp { system_id, tlvs }
             })
             .boxed()
     }
 
     pub fn outbind(d: Domain) -> BoxedStrategy<Outbind> {
-        (cstr(d), cstr(d), tlvs_if_full(d))
+        (cstr(d), password(d), tlvs_if_full(d))
             .prop_map(|(system_id, password, tlvs)| Outbind {
                 system_id,
                 password,
