@@ -1,0 +1,2 @@
+//! The simulated operator network (in progress).
+#![forbid(unsafe_code)]
