@@ -1,0 +1,2 @@
+//! tuma domain (in progress).
+#![forbid(unsafe_code)]
