@@ -252,16 +252,26 @@ impl FieldError {
 
 /// Cursor over one PDU body. When the frame came as [`Bytes`], octet strings are sliced out
 /// of it without copying.
+///
+/// Every read has a fast path for the common case (the field and, for C-Octet Strings, its
+/// whole `MAX`-octet window are in the body) and falls back to the careful path only to
+/// report precisely what is missing; both give the same results.
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     src: Option<&'a Bytes>,
-    // Offset of `buf` inside `src` (the body starts after the header).
-    base: usize,
+    // Offset in `src` of the end of `buf`: the offset of the next octet is `end - buf.len()`,
+    // so reads only shrink `buf` and the offset is computed when a `Bytes` slice is made.
+    end: usize,
 }
 
 impl<'a> Reader<'a> {
+    /// A reader over `buf`, which starts `base` octets into `src` (when given).
     pub(crate) fn new(buf: &'a [u8], src: Option<&'a Bytes>, base: usize) -> Self {
-        Self { buf, src, base }
+        Self {
+            buf,
+            src,
+            end: base.saturating_add(buf.len()),
+        }
     }
 
     /// Octets not yet read.
@@ -269,66 +279,98 @@ impl<'a> Reader<'a> {
         self.buf.len()
     }
 
+    /// The octets not yet read (without consuming them).
+    pub(crate) fn as_slice(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// Skips a 4-octet TLV header the caller has already read with [`Reader::as_slice`]
+    /// (skips what is left if there were fewer).
+    pub(crate) fn skip_header(&mut self) {
+        self.buf = self.buf.get(4..).unwrap_or(&[]);
+    }
+
+    /// Offset in `src` of the next octet. (`buf` only ever shrinks from the `buf.len()` that
+    /// `end` was computed with, so `end >= buf.len()`.)
+    fn offset(&self) -> usize {
+        self.end - self.buf.len()
+    }
+
+    /// `head` (which must be a prefix just split off `buf`) as `Bytes`: a zero-copy slice of
+    /// `src` when there is one, a copy otherwise.
+    fn to_bytes(src: Option<&Bytes>, start: usize, head: &[u8]) -> Bytes {
+        match src {
+            Some(src) if start + head.len() <= src.len() => src.slice(start..start + head.len()),
+            _ => Bytes::copy_from_slice(head),
+        }
+    }
+
     /// Takes `n` octets.
     pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], FieldError> {
-        if n > self.buf.len() {
-            return Err(FieldError::new(
+        match self.buf.split_at_checked(n) {
+            Some((head, tail)) => {
+                self.buf = tail;
+                Ok(head)
+            }
+            None => Err(FieldError::new(
                 field,
                 DecodeErrorKind::Truncated {
                     needed: n,
                     remaining: self.buf.len(),
                 },
-            ));
+            )),
         }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        self.base += n;
-        Ok(head)
     }
 
     /// Takes `n` octets as `Bytes`: a zero-copy slice when the frame is `Bytes`, a copy
-    /// otherwise. The caller has checked that `n <= remaining()`.
+    /// otherwise.
     pub(crate) fn bytes(&mut self, n: usize, field: &'static str) -> Result<Bytes, FieldError> {
-        let start = self.base;
+        let start = self.offset();
         let head = self.take(n, field)?;
-        Ok(match self.src {
-            Some(src) if start + n <= src.len() => src.slice(start..start + n),
-            _ => Bytes::copy_from_slice(head),
-        })
+        Ok(Self::to_bytes(self.src, start, head))
     }
 
     /// Takes `n <= remaining()` octets (fewer if the caller was wrong) and a closure that
     /// turns them into `Bytes` only if asked, so integer values never allocate.
     pub(crate) fn take_lazy(&mut self, n: usize) -> (&'a [u8], impl FnOnce() -> Bytes + 'a) {
-        let n = n.min(self.buf.len());
-        let start = self.base;
-        let (head, tail) = self.buf.split_at(n);
+        let start = self.offset();
+        let (head, tail) = self.buf.split_at(n.min(self.buf.len()));
         self.buf = tail;
-        self.base += n;
         let src = self.src;
-        let make = move || match src {
-            Some(src) if start + n <= src.len() => src.slice(start..start + n),
-            _ => Bytes::copy_from_slice(head),
-        };
-        (head, make)
+        (head, move || Self::to_bytes(src, start, head))
     }
 
     /// Takes everything left.
     pub(crate) fn rest(&mut self) -> Bytes {
-        let n = self.buf.len();
         // `n == remaining()`, so this cannot fail.
-        self.bytes(n, "body").unwrap_or_default()
+        self.bytes(self.buf.len(), "body").unwrap_or_default()
     }
 
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, FieldError> {
         match self.buf.split_first() {
             Some((&b, tail)) => {
                 self.buf = tail;
-                self.base += 1;
                 Ok(b)
             }
+            None => Err(self.truncated(1, field)),
+        }
+    }
+
+    /// Reads `N` consecutive one-octet fields with one bounds check; if the body ends
+    /// early, the error names the first field that is missing, as `N` single reads would.
+    /// (`fields` is a reference to a constant, so nothing is built unless it is needed.)
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        fields: &'static [&'static str; N],
+    ) -> Result<[u8; N], FieldError> {
+        match self.buf.split_first_chunk::<N>() {
+            Some((head, tail)) => {
+                self.buf = tail;
+                Ok(*head)
+            }
             None => Err(FieldError::new(
-                field,
+                // `buf.len() < N` here, so the index is in range.
+                fields.get(self.buf.len()).copied().unwrap_or("body"),
                 DecodeErrorKind::Truncated {
                     needed: 1,
                     remaining: 0,
@@ -337,16 +379,25 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, FieldError> {
-        let b = self.take(2, field)?;
-        // `take` returned exactly 2 octets, so the chunk is always there.
-        Ok(b.first_chunk::<2>().map_or(0, |b| u16::from_be_bytes(*b)))
+    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, FieldError> {
+        match self.buf.split_first_chunk::<4>() {
+            Some((head, tail)) => {
+                self.buf = tail;
+                Ok(u32::from_be_bytes(*head))
+            }
+            None => Err(self.truncated(4, field)),
+        }
     }
 
-    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, FieldError> {
-        let b = self.take(4, field)?;
-        // `take` returned exactly 4 octets, so the chunk is always there.
-        Ok(b.first_chunk::<4>().map_or(0, |b| u32::from_be_bytes(*b)))
+    #[cold]
+    fn truncated(&self, needed: usize, field: &'static str) -> FieldError {
+        FieldError::new(
+            field,
+            DecodeErrorKind::Truncated {
+                needed,
+                remaining: self.buf.len(),
+            },
+        )
     }
 
     /// Reads a C-Octet String of at most `MAX` octets including the NUL.
@@ -360,7 +411,35 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a C-Octet String of at most `MAX` octets including the NUL into `dst`, in place.
+    #[inline]
     pub(crate) fn cstr_into<const MAX: usize>(
+        &mut self,
+        dst: &mut COctetString<MAX>,
+        field: &'static str,
+    ) -> Result<(), FieldError> {
+        // Fast path: the whole MAX-octet window is in the body (true of every mandatory
+        // string but the last few octets of a PDU), so the copy has a constant length and
+        // needs no call to memcpy.
+        if let Some(window) = self.buf.first_chunk::<MAX>() {
+            return match find_nul(window) {
+                Some(nul) => {
+                    // `nul < MAX` and `window[..nul]` is NUL-free.
+                    dst.set_from_window(window, nul);
+                    self.buf = self.buf.get(nul + 1..).unwrap_or(&[]);
+                    Ok(())
+                }
+                None => Err(FieldError::new(
+                    field,
+                    DecodeErrorKind::CStringTooLong { max: MAX },
+                )),
+            };
+        }
+        self.cstr_into_short(dst, field)
+    }
+
+    /// [`Reader::cstr_into`] when fewer than `MAX` octets are left: the last field of a
+    /// body (a response's `message_id`), or a truncated PDU.
+    fn cstr_into_short<const MAX: usize>(
         &mut self,
         dst: &mut COctetString<MAX>,
         field: &'static str,
@@ -375,24 +454,53 @@ impl<'a> Reader<'a> {
                 },
             ));
         }
-        let window = &self.buf[..self.buf.len().min(MAX)];
-        match window.iter().position(|&b| b == 0) {
-            Some(nul) => {
-                // `nul < MAX` and the octets before it are NUL-free.
-                dst.set_checked(&window[..nul]);
-                self.buf = &self.buf[nul + 1..];
-                self.base += nul + 1;
+        // Fewer than MAX octets are left, so a missing NUL means the PDU ended first.
+        match find_nul(self.buf).and_then(|nul| self.buf.split_at_checked(nul)) {
+            Some((content, tail)) => {
+                // `content.len() < buf.len() < MAX` and `content` is NUL-free.
+                dst.set_checked(content);
+                self.buf = tail.get(1..).unwrap_or(&[]);
                 Ok(())
             }
-            None if window.len() < MAX => {
-                Err(FieldError::new(field, DecodeErrorKind::CStringUnterminated))
-            }
-            None => Err(FieldError::new(
-                field,
-                DecodeErrorKind::CStringTooLong { max: MAX },
-            )),
+            None => Err(FieldError::new(field, DecodeErrorKind::CStringUnterminated)),
         }
     }
+}
+
+/// Index of the first 0x00 in `s`.
+///
+/// Looks at 8 octets per step (a "has zero byte" word test) because C-Octet Strings are
+/// scanned for every decoded PDU and a byte loop was a visible part of the decode time.
+#[inline]
+pub(crate) fn find_nul(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Non-zero iff `w` has a zero octet; the lowest set bit is in the first zero octet
+    // (borrows only run towards higher octets, so octets below the first zero are exact).
+    let zero_octets = |w: u64| w.wrapping_sub(LO) & !w & HI;
+    let mut chunks = s.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break; // unreachable: chunks_exact yields 8-octet chunks
+        };
+        let z = zero_octets(u64::from_le_bytes(word));
+        if z != 0 {
+            return Some(offset + (z.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    let rest = chunks.remainder();
+    if rest.is_empty() {
+        return None;
+    }
+    // The octets before `rest` hold no NUL, so the last 8 octets (overlapping them) can be
+    // tested as one word when the string is that long.
+    if let Some(last) = s.last_chunk::<8>() {
+        let z = zero_octets(u64::from_le_bytes(*last));
+        return (z != 0).then(|| s.len() - 8 + (z.trailing_zeros() / 8) as usize);
+    }
+    rest.iter().position(|&b| b == 0).map(|p| offset + p)
 }
 
 /// Writes a 16-octet header.
@@ -477,6 +585,98 @@ mod tests {
     }
 
     #[test]
+    fn find_nul_agrees_with_a_byte_scan() {
+        // Every length across the 8-octet steps and every NUL position, next to octets that
+        // trip naive word tricks (0x01 borrows after a zero, 0x80 has the high bit set).
+        for len in 0..=40usize {
+            for fill in [0x01u8, 0x80, 0xFF, b'a'] {
+                let base = vec![fill; len];
+                assert_eq!(find_nul(&base), None, "len {len} fill {fill:#x}");
+                for at in 0..len {
+                    let mut s = base.clone();
+                    s[at] = 0;
+                    assert_eq!(find_nul(&s), Some(at), "len {len} fill {fill:#x} at {at}");
+                    // A later NUL never wins over the first.
+                    s[len - 1] = 0;
+                    assert_eq!(find_nul(&s), Some(at), "len {len} fill {fill:#x} at {at}");
+                }
+            }
+        }
+    }
+
+    /// What `cstr::<MAX>` must return for `buf`: the content and the octets left after its
+    /// NUL, or the error kind (the definition, as a plain byte scan).
+    fn cstr_reference<const MAX: usize>(buf: &[u8]) -> Result<(Vec<u8>, usize), DecodeErrorKind> {
+        if buf.is_empty() {
+            return Err(DecodeErrorKind::Truncated {
+                needed: 1,
+                remaining: 0,
+            });
+        }
+        let window = &buf[..buf.len().min(MAX)];
+        match window.iter().position(|&b| b == 0) {
+            Some(nul) => Ok((window[..nul].to_vec(), buf.len() - nul - 1)),
+            None if window.len() < MAX => Err(DecodeErrorKind::CStringUnterminated),
+            None => Err(DecodeErrorKind::CStringTooLong { max: MAX }),
+        }
+    }
+
+    fn check_cstr_paths<const MAX: usize>() {
+        // Content lengths up to past the limit, with and without a NUL, followed by 0 to
+        // MAX + 2 more octets (the last one a NUL): both the whole-window path and the
+        // end-of-body path, and every boundary between them.
+        for content in 0..=MAX + 1 {
+            for terminated in [true, false] {
+                for tail in 0..=MAX + 2 {
+                    let mut buf = vec![b'x'; content];
+                    if terminated {
+                        buf.push(0);
+                    }
+                    buf.extend(std::iter::repeat_n(b'y', tail));
+                    if let Some(last) = buf.last_mut().filter(|_| tail > 0) {
+                        *last = 0;
+                    }
+                    let mut r = Reader::new(&buf, None, 0);
+                    let got = r
+                        .cstr::<MAX>("f")
+                        .map(|s| (s.as_bytes().to_vec(), r.remaining()))
+                        .map_err(|e| e.kind);
+                    assert_eq!(got, cstr_reference::<MAX>(&buf), "MAX {MAX}, {buf:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn c_string_fast_and_short_paths_agree_with_the_definition() {
+        check_cstr_paths::<1>();
+        check_cstr_paths::<6>();
+        check_cstr_paths::<17>();
+        check_cstr_paths::<21>();
+        check_cstr_paths::<65>();
+    }
+
+    #[test]
+    fn grouped_octets_name_the_first_missing_field() {
+        let mut r = Reader::new(&[1, 2], None, 0);
+        assert_eq!(
+            r.array(&["a", "b", "c"]),
+            Err(FieldError::new(
+                "c",
+                DecodeErrorKind::Truncated {
+                    needed: 1,
+                    remaining: 0
+                }
+            ))
+        );
+        let mut r = Reader::new(&[], None, 0);
+        assert_eq!(r.array(&["a", "b"]).unwrap_err().field, "a");
+        let mut r = Reader::new(&[1, 2, 3, 4], None, 0);
+        assert_eq!(r.array(&["a", "b", "c"]), Ok([1, 2, 3]));
+        assert_eq!(r.remaining(), 1);
+    }
+
+    #[test]
     fn reader_slices_bytes_without_copy() {
         let src = Bytes::from_static(b"0123456789");
         let mut r = Reader::new(&src[4..], Some(&src), 4);
@@ -485,7 +685,7 @@ mod tests {
         assert_eq!(&b[..], b"567");
         // Same allocation: the slice points into `src`.
         assert_eq!(b.as_ptr(), src[5..].as_ptr());
-        assert_eq!(r.u16("c").unwrap(), u16::from_be_bytes(*b"89"));
+        assert_eq!(r.array(&["c", "d"]).unwrap(), *b"89");
         assert!(r.u8("d").is_err());
     }
 

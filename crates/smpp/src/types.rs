@@ -89,7 +89,7 @@ impl<const MAX: usize> COctetString<MAX> {
                 max: Self::MAX_CONTENT,
             });
         }
-        if let Some(index) = bytes.iter().position(|&b| b == 0) {
+        if let Some(index) = crate::codec::find_nul(bytes) {
             return Err(ValueError::InteriorNul { index });
         }
         Ok(Self::from_checked(bytes))
@@ -113,6 +113,17 @@ impl<const MAX: usize> COctetString<MAX> {
             dst.copy_from_slice(src);
         }
         self.len = n as u8;
+    }
+
+    /// Overwrites the value with the first `len` octets of `window`, which the decoder found
+    /// NUL-free (and `len < MAX`: `window[len]` is the NUL). The whole window is copied
+    /// because a constant-length copy is a few register moves, while a `len`-octet one is a
+    /// call to memcpy; the octets past `len` are ignored by the invariant.
+    #[inline]
+    pub(crate) fn set_from_window(&mut self, window: &[u8; MAX], len: usize) {
+        self.buf = *window;
+        // `len < MAX <= 256`; `min` keeps the invariant even if a caller were wrong.
+        self.len = len.min(Self::MAX_CONTENT) as u8;
     }
 
     /// The content octets (without the NUL).

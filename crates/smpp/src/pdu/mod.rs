@@ -535,24 +535,34 @@ macro_rules! short_message_pdu {
                 // ~400-octet struct on the stack before boxing it cost more than the parsing.
                 let mut m = Box::<Self>::default();
                 r.cstr_into(&mut m.service_type, "service_type")?;
-                m.source_addr_ton = $crate::types::Ton(r.u8("source_addr_ton")?);
-                m.source_addr_npi = $crate::types::Npi(r.u8("source_addr_npi")?);
+                let [ton, npi] = r.array(&["source_addr_ton", "source_addr_npi"])?;
+                m.source_addr_ton = $crate::types::Ton(ton);
+                m.source_addr_npi = $crate::types::Npi(npi);
                 r.cstr_into(&mut m.source_addr, "source_addr")?;
-                m.dest_addr_ton = $crate::types::Ton(r.u8("dest_addr_ton")?);
-                m.dest_addr_npi = $crate::types::Npi(r.u8("dest_addr_npi")?);
+                let [ton, npi] = r.array(&["dest_addr_ton", "dest_addr_npi"])?;
+                m.dest_addr_ton = $crate::types::Ton(ton);
+                m.dest_addr_npi = $crate::types::Npi(npi);
                 r.cstr_into(&mut m.destination_addr, "destination_addr")?;
-                m.esm_class = $crate::types::EsmClass(r.u8("esm_class")?);
-                m.protocol_id = r.u8("protocol_id")?;
-                m.priority_flag = $crate::types::PriorityFlag(r.u8("priority_flag")?);
+                let [esm_class, protocol_id, priority_flag] =
+                    r.array(&["esm_class", "protocol_id", "priority_flag"])?;
+                m.esm_class = $crate::types::EsmClass(esm_class);
+                m.protocol_id = protocol_id;
+                m.priority_flag = $crate::types::PriorityFlag(priority_flag);
                 r.cstr_into(&mut m.schedule_delivery_time, "schedule_delivery_time")?;
                 r.cstr_into(&mut m.validity_period, "validity_period")?;
-                m.registered_delivery =
-                    $crate::types::RegisteredDelivery(r.u8("registered_delivery")?);
-                m.replace_if_present_flag = r.u8("replace_if_present_flag")?;
-                m.data_coding = $crate::types::DataCoding(r.u8("data_coding")?);
-                m.sm_default_msg_id = r.u8("sm_default_msg_id")?;
+                let [registered_delivery, replace_if_present_flag, data_coding, sm_default_msg_id] =
+                    r.array(&[
+                        "registered_delivery",
+                        "replace_if_present_flag",
+                        "data_coding",
+                        "sm_default_msg_id",
+                    ])?;
+                m.registered_delivery = $crate::types::RegisteredDelivery(registered_delivery);
+                m.replace_if_present_flag = replace_if_present_flag;
+                m.data_coding = $crate::types::DataCoding(data_coding);
+                m.sm_default_msg_id = sm_default_msg_id;
                 $crate::pdu::read_short_message_into(r, &mut m.short_message)?;
-                m.tlvs = $crate::pdu::trailing_tlvs(r)?;
+                m.tlvs.decode_append(r)?;
                 Ok(m)
             }
 
@@ -621,12 +631,15 @@ macro_rules! message_id_resp {
             fn decode(r: &mut $crate::codec::Reader<'_>) -> Result<Self, $crate::codec::FieldError> {
                 // The body is omitted after an error (3.4 §4.4.2) and by some peers even on
                 // success: read it as an empty message_id.
+                let mut m = Self::default();
                 if r.remaining() == 0 {
-                    return Ok(Self::default());
+                    return Ok(m);
                 }
-                let message_id = r.cstr("message_id")?;
-                let tlvs = $crate::pdu::trailing_tlvs(r)?;
-                Ok(Self { message_id, tlvs })
+                // Filled in place, like the boxed bodies: each move of the ~100-octet
+                // struct was measurable.
+                r.cstr_into(&mut m.message_id, "message_id")?;
+                m.tlvs.decode_append(r)?;
+                Ok(m)
             }
 
             fn encoded_len(&self) -> usize {
@@ -726,6 +739,33 @@ mod tests {
             }
         );
         assert_eq!(e.status(), CommandStatus::ESME_RINVCMDLEN);
+    }
+
+    #[test]
+    fn truncation_inside_a_group_of_octets_names_the_missing_one() {
+        // service_type, source ton/npi, "A", dest ton/npi, "1", esm_class, protocol_id,
+        // priority_flag, two empty times, then registered_delivery .. sm_default_msg_id.
+        let body: &[u8] = b"\0\x05\x00A\0\x01\x01\x31\0\0\0\0\0\0\x01\x00\x00\x00\x02hi";
+        let field_at = |cut: usize| Pdu::decode(&frame(4, &body[..cut])).unwrap_err().field;
+        assert_eq!(field_at(1), "source_addr_ton");
+        assert_eq!(field_at(2), "source_addr_npi");
+        assert_eq!(field_at(5), "dest_addr_ton");
+        assert_eq!(field_at(6), "dest_addr_npi");
+        assert_eq!(field_at(9), "esm_class");
+        assert_eq!(field_at(11), "priority_flag");
+        assert_eq!(field_at(14), "registered_delivery");
+        assert_eq!(field_at(16), "data_coding");
+        assert_eq!(field_at(18), "sm_length");
+        let whole = Pdu::decode(&frame(4, body)).unwrap();
+        let PduBody::SubmitSm(sm) = whole.body else {
+            panic!("not a submit_sm")
+        };
+        assert_eq!(sm.source_addr_ton, crate::types::Ton::ALPHANUMERIC);
+        assert_eq!(
+            sm.registered_delivery,
+            crate::types::RegisteredDelivery::RECEIPT
+        );
+        assert_eq!(sm.short_message.as_bytes(), b"hi");
     }
 
     #[test]
