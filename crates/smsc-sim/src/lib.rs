@@ -12,6 +12,8 @@
 //!   receipts and MO messages to send as deliver_sm.
 //! - [`handset`]: inboxes that reassemble concatenated messages as a phone does.
 //! - [`http`]: `router(SharedSim)`, the control API (inboxes, MO, stats, Prometheus metrics).
+//! - [`server`]: [`SimServer`], the engine on real sockets: SMPP listener, timer, deliver_sm
+//!   pushers and the HTTP API, started and stopped together.
 //!
 //! Outcomes are deterministic: each is a hash of (seed, destination, how many messages that
 //! destination has had), so the same seed and the same submissions give the same deliveries,
@@ -24,9 +26,11 @@ pub mod engine;
 pub mod handset;
 pub mod http;
 mod rng;
+pub mod server;
 
 pub use clock::rfc3339;
 pub use config::{ConfigError, SimConfig};
 pub use engine::{AccountId, BindHandle, Engine, MoAccepted, MoError, Stats};
 pub use handset::InboxMessage;
 pub use http::{router, SharedSim, Sim};
+pub use server::{ServerError, ServerOptions, SimServer};

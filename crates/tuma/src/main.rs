@@ -1,13 +1,26 @@
 //! The `tuma` binary: the command-line entry point of the gateway.
 //!
-//! Today it offers `tuma estimate`, the segment calculator of the text engine; `serve` (the
-//! gateway) and `smsc` (the simulated operator network) come with their crates.
+//! - `tuma estimate`: the segment calculator of the text engine;
+//! - `tuma smsc`: the simulated operator network (SMPP listener + HTTP control API);
+//! - `tuma bench smsc`: throughput of the simulator over loopback, with our ESME client.
+//!
+//! `serve` (the gateway) comes with its crate.
 #![forbid(unsafe_code)]
 
 use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use smpp::pdu::{Bind, SubmitSm};
+use smpp::types::{Npi, RegisteredDelivery, Ton};
+use smpp::{BindKind, PduBody};
+use smpp_tokio::{EsmeClient, EsmeConfig, EsmeEvent};
+use smsc_sim::{Engine, ServerOptions, Sim, SimConfig, SimServer};
 
 /// tuma: bulk SMS gateway with a simulated operator network.
 #[derive(Debug, Parser)]
@@ -26,6 +39,51 @@ enum Command {
         /// Replace word-processor look-alikes (smart quotes, dashes, ...) with GSM-7 forms.
         #[arg(long)]
         transliterate: bool,
+    },
+    /// Run the simulated operator network: an SMPP listener and the HTTP control API, until
+    /// Ctrl-C or SIGTERM. Logs go to stderr (filter with RUST_LOG, default `info`).
+    Smsc {
+        /// SMPP address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:2775")]
+        listen: SocketAddr,
+        /// HTTP control API address (inboxes, MO, stats, metrics).
+        #[arg(long, default_value = "127.0.0.1:2776")]
+        http: SocketAddr,
+        /// Simulator configuration (TOML); the built-in Kenyan default when absent.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seed of the simulated outcomes (overrides the file's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Measure throughput.
+    Bench {
+        #[command(subcommand)]
+        target: BenchTarget,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchTarget {
+    /// The simulator over loopback: starts it in-process on port 0, binds our ESME client(s)
+    /// and pushes submit_sm as fast as the window allows. Build with --release.
+    Smsc {
+        /// submit_sm to send in total.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        /// Requests in flight per bind.
+        #[arg(long, default_value_t = 1000)]
+        window: usize,
+        /// Client binds, sharing the messages.
+        #[arg(long, default_value_t = 1)]
+        binds: usize,
+        /// Ask for receipts and also measure messages fully acknowledged (every receipt
+        /// received and answered).
+        #[arg(long)]
+        receipts: bool,
+        /// deliver_sm the simulator keeps in flight per receiving bind.
+        #[arg(long, default_value_t = 64)]
+        sim_window: usize,
     },
 }
 
@@ -48,8 +106,340 @@ fn main() -> anyhow::Result<()> {
             };
             print!("{}", render_estimate(&text, transliterate));
         }
+        Command::Smsc {
+            listen,
+            http,
+            config,
+            seed,
+        } => {
+            init_logging("info");
+            let mut sim_config = match &config {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    SimConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?
+                }
+                None => SimConfig::default(),
+            };
+            if let Some(seed) = seed {
+                sim_config.seed = seed;
+            }
+            let rt = runtime()?;
+            let result = rt.block_on(run_smsc(sim_config, listen, http));
+            // Everything was stopped by `run_smsc`; do not wait for idle runtime threads.
+            rt.shutdown_timeout(Duration::from_millis(200));
+            result?;
+        }
+        Command::Bench {
+            target:
+                BenchTarget::Smsc {
+                    messages,
+                    window,
+                    binds,
+                    receipts,
+                    sim_window,
+                },
+        } => {
+            init_logging("warn");
+            anyhow::ensure!(messages > 0, "--messages must be at least 1");
+            anyhow::ensure!(binds > 0, "--binds must be at least 1");
+            anyhow::ensure!(window > 0, "--window must be at least 1");
+            anyhow::ensure!(sim_window > 0, "--sim-window must be at least 1");
+            let report = runtime()?.block_on(bench_smsc(BenchOptions {
+                messages,
+                window,
+                binds,
+                receipts,
+                sim_window,
+            }))?;
+            print!("{report}");
+        }
     }
     Ok(())
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// `tuma smsc`: serves until Ctrl-C or SIGTERM, then unbinds every session.
+async fn run_smsc(config: SimConfig, listen: SocketAddr, http: SocketAddr) -> anyhow::Result<()> {
+    let server = SimServer::start(config, listen, Some(http)).await?;
+    tracing::info!(
+        smpp = %server.smpp_addr(),
+        http = ?server.http_addr(),
+        "simulator running; Ctrl-C or SIGTERM to stop"
+    );
+    shutdown_signal().await?;
+    tracing::info!("stopping");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    Ok(())
+}
+
+/// The settings of `tuma bench smsc`.
+#[derive(Debug, Clone, Copy)]
+struct BenchOptions {
+    messages: usize,
+    window: usize,
+    binds: usize,
+    receipts: bool,
+    sim_window: usize,
+}
+
+/// What `tuma bench smsc` measured.
+#[derive(Debug)]
+struct BenchReport {
+    messages: usize,
+    window: usize,
+    binds: usize,
+    sim_window: usize,
+    /// Until the last submit_sm_resp.
+    submit_time: Duration,
+    /// Until the last receipt was answered (with `--receipts`).
+    acknowledged_time: Option<Duration>,
+    refused: usize,
+    /// CPU seconds used by the whole process (client and simulator) during the run.
+    cpu: Option<f64>,
+    peak_rss_kib: Option<u64>,
+}
+
+impl std::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rate = |d: Duration| self.messages as f64 / d.as_secs_f64().max(1e-9);
+        writeln!(
+            f,
+            "messages: {}  window: {}  binds: {}  simulator deliver_sm window: {}",
+            self.messages, self.window, self.binds, self.sim_window
+        )?;
+        writeln!(
+            f,
+            "submit_sm:        {:>10.0}/s  ({:.3} s; {} refused)",
+            rate(self.submit_time),
+            self.submit_time.as_secs_f64(),
+            self.refused
+        )?;
+        if let Some(d) = self.acknowledged_time {
+            writeln!(
+                f,
+                "fully acked:      {:>10.0}/s  ({:.3} s, every receipt received and answered)",
+                rate(d),
+                d.as_secs_f64()
+            )?;
+        }
+        let wall = self.acknowledged_time.unwrap_or(self.submit_time);
+        if let Some(cpu) = self.cpu {
+            writeln!(
+                f,
+                "CPU:              {:>10.2} s  ({:.2} µs per message, {:.2} cores busy on average)",
+                cpu,
+                cpu * 1e6 / self.messages as f64,
+                cpu / wall.as_secs_f64().max(1e-9)
+            )?;
+        }
+        match self.peak_rss_kib {
+            Some(k) => writeln!(f, "peak RSS:         {:>10.1} MiB", k as f64 / 1024.0),
+            None => writeln!(f, "peak RSS:         unknown (no /proc/self/status)"),
+        }
+    }
+}
+
+/// CPU time (user + system) this process has used so far, from Linux's `/proc/self/stat`
+/// (in USER_HZ ticks, which the kernel ABI fixes at 100 per second).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name, which may itself contain spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
+/// Peak resident set size of this process (client and simulator together), from Linux's
+/// `VmHWM`.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `tuma bench smsc`: the simulator in-process on loopback port 0 and `binds` ESME clients,
+/// each pushing its share of `messages` submit_sm through a window of `window`. Destinations
+/// cycle over 254700000100-199 (the range delivered at once), so the simulator delivers every
+/// message to a handset inbox while it is being measured.
+async fn bench_smsc(options: BenchOptions) -> anyhow::Result<BenchReport> {
+    let BenchOptions {
+        messages,
+        window,
+        binds,
+        receipts,
+        sim_window,
+    } = options;
+    let mut server_options = ServerOptions::new("127.0.0.1:0".parse()?);
+    server_options.mc.session.window = sim_window;
+    let sim = Sim::new(Engine::new(SimConfig::default())?);
+    let server = SimServer::start_with(sim, server_options).await?;
+    let addr = server.smpp_addr().to_string();
+    let kind = if receipts {
+        BindKind::Transceiver
+    } else {
+        BindKind::Transmitter
+    };
+    let mut clients = Vec::with_capacity(binds);
+    for _ in 0..binds {
+        let mut config = EsmeConfig::new(
+            kind,
+            Bind {
+                system_id: "bench".parse()?,
+                password: "bench".parse()?,
+                ..Bind::default()
+            },
+        );
+        config.session.window = window;
+        config.event_capacity = 64 * 1024;
+        clients.push(
+            EsmeClient::connect_tcp(&addr, config)
+                .await
+                .context("binding the bench client")?,
+        );
+    }
+
+    let text = b"Your order 12345 has shipped. Track: https://t.example/abc";
+    let mut template = SubmitSm::try_new("Acme", "254700000100", text)?;
+    template.source_addr_ton = Ton::ALPHANUMERIC;
+    template.dest_addr_ton = Ton::INTERNATIONAL;
+    template.dest_addr_npi = Npi::ISDN;
+    template.registered_delivery = RegisteredDelivery(u8::from(receipts));
+    let addresses: Vec<_> = (100..200)
+        .map(|n| format!("254700000{n}").parse())
+        .collect::<Result<_, _>>()?;
+
+    let cpu_before = cpu_seconds();
+    let acked = Arc::new(AtomicUsize::new(0));
+    let all_acked = Arc::new(tokio::sync::Notify::new());
+    let started = Instant::now();
+    let mut senders = Vec::with_capacity(binds);
+    let mut collectors = Vec::with_capacity(binds);
+    let mut ackers = Vec::with_capacity(binds);
+    for (b, client) in clients.into_iter().enumerate() {
+        let share = messages / binds + usize::from(b < messages % binds);
+        let (handle, mut events) = client.into_parts();
+        // Receipts may arrive on any bind of the account; every bind answers what it gets.
+        let (acked, all_acked) = (acked.clone(), all_acked.clone());
+        ackers.push(tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let EsmeEvent::Request(request) = event {
+                    let _ = request.ack();
+                    if acked.fetch_add(1, Ordering::AcqRel) + 1 == messages {
+                        all_acked.notify_one();
+                    }
+                }
+            }
+        }));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (h, template, addresses) = (handle.clone(), template.clone(), addresses.clone());
+        senders.push(tokio::spawn(async move {
+            for i in 0..share {
+                let mut sm = Box::new(template.clone());
+                if let Some(a) = addresses.get(i % addresses.len()) {
+                    sm.destination_addr = *a;
+                }
+                let response = h.start_request(PduBody::SubmitSm(sm)).await?;
+                if tx.send(response).is_err() {
+                    break;
+                }
+            }
+            anyhow::Ok(())
+        }));
+        collectors.push(tokio::spawn(async move {
+            let mut refused = 0usize;
+            while let Some(response) = rx.recv().await {
+                match response.await {
+                    Ok(pdu) if pdu.command_status.is_ok() => {}
+                    _ => refused += 1,
+                }
+            }
+            (refused, handle)
+        }));
+    }
+    for s in senders {
+        s.await.context("sender task")??;
+    }
+    let mut refused = 0;
+    let mut handles = Vec::new();
+    for c in collectors {
+        let (r, h) = c.await.context("collector task")?;
+        refused += r;
+        handles.push(h);
+    }
+    let submit_time = started.elapsed();
+    let acknowledged_time = if receipts {
+        let wanted = messages - refused;
+        let wait = async {
+            while acked.load(Ordering::Acquire) < wanted {
+                // Woken at the last receipt; the timeout only re-checks when some were refused.
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(100), all_acked.notified()).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(600), wait)
+            .await
+            .context("receipts stopped arriving")?;
+        Some(started.elapsed())
+    } else {
+        None
+    };
+    let peak_rss_kib = peak_rss_kib();
+    let cpu = cpu_before.zip(cpu_seconds()).map(|(a, b)| b - a);
+    for h in &handles {
+        h.unbind().await;
+    }
+    for a in ackers {
+        let _ = a.await;
+    }
+    server.shutdown().await;
+    Ok(BenchReport {
+        messages,
+        window,
+        binds,
+        sim_window,
+        submit_time,
+        acknowledged_time,
+        refused,
+        cpu,
+        peak_rss_kib,
+    })
 }
 
 /// The human-readable report of `tuma estimate`.

@@ -58,7 +58,7 @@ def main():
                 source_addr="PYTHON",
                 dest_addr_ton=smpplib.consts.SMPP_TON_INTL,
                 dest_addr_npi=smpplib.consts.SMPP_NPI_ISDN,
-                destination_addr="254712000001",
+                destination_addr="254700000100",  # reserved test range: delivered at once
                 short_message=part,
                 data_coding=encoding,
                 esm_class=esm_class,
