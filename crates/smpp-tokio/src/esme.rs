@@ -43,6 +43,57 @@ pub struct EsmeConfig {
     pub event_capacity: usize,
     /// Delays between reconnection attempts ([`EsmeClient::connect_with_reconnect`]).
     pub backoff: Backoff,
+    /// What a reconnecting client does when the MC refuses the bind for good (wrong
+    /// password, unknown system_id): see [`BindRefusalPolicy`].
+    pub bind_refusal: BindRefusalPolicy,
+}
+
+/// How [`EsmeClient::connect_with_reconnect`] treats a bind the MC refuses.
+///
+/// A refusal with a status in [`permanent`](Self::permanent) will not fix itself by
+/// re-dialling: retrying every few seconds only hammers the operator (some lock the account)
+/// and hides the problem in a quiet retry loop. So after such a refusal the next attempt
+/// waits the full [`Backoff::max`] (jittered), and after
+/// [`give_up_after`](Self::give_up_after) consecutive ones the client stops: it emits
+/// [`EsmeEvent::GaveUp`], fails queued requests as not sent ([`RequestError::Closed`]) and
+/// ends with [`EsmeEvent::Closed`]. Any other refusal (ESME_RSYSERR, ESME_RTHROTTLED, ...)
+/// is temporary and retried with the normal backoff.
+///
+/// The count of consecutive permanent refusals restarts after a successful bind or a
+/// temporary refusal; dial failures and bind timeouts leave it as it is (they say nothing
+/// about the credentials).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BindRefusalPolicy {
+    /// Statuses that mean "this bind will never succeed as configured". Default:
+    /// ESME_RINVPASWD, ESME_RINVSYSID, ESME_RBINDFAIL, ESME_RINVSYSTYP.
+    pub permanent: Vec<CommandStatus>,
+    /// Give up after this many consecutive permanent refusals (values below 1 count as 1);
+    /// `None` keeps retrying forever, at the maximum backoff. Default: `Some(3)`, which with
+    /// the default backoff is two waits of 30 to 60 s: time enough to ride out an operator
+    /// fixing its side, short enough to page someone the same night.
+    pub give_up_after: Option<u32>,
+}
+
+impl Default for BindRefusalPolicy {
+    fn default() -> Self {
+        BindRefusalPolicy {
+            permanent: vec![
+                CommandStatus::ESME_RINVPASWD,
+                CommandStatus::ESME_RINVSYSID,
+                CommandStatus::ESME_RBINDFAIL,
+                CommandStatus::ESME_RINVSYSTYP,
+            ],
+            give_up_after: Some(3),
+        }
+    }
+}
+
+impl BindRefusalPolicy {
+    /// Whether a refusal with `status` is permanent under this policy.
+    pub fn is_permanent(&self, status: CommandStatus) -> bool {
+        self.permanent.contains(&status)
+    }
 }
 
 impl EsmeConfig {
@@ -55,6 +106,7 @@ impl EsmeConfig {
             connect_timeout: Duration::from_secs(10),
             event_capacity: 1024,
             backoff: Backoff::default(),
+            bind_refusal: BindRefusalPolicy::default(),
         }
     }
 }
@@ -119,7 +171,16 @@ pub enum EsmeEvent {
         /// The (jittered) wait.
         delay: Duration,
     },
-    /// The client is finished (unbound, or not reconnecting); last event.
+    /// A reconnecting client stopped retrying: the MC refused the bind with a permanent
+    /// status [`BindRefusalPolicy::give_up_after`] times in a row. Queued requests failed as
+    /// not sent; [`EsmeEvent::Closed`] follows. Needs a human (credentials, account).
+    GaveUp {
+        /// The status of the last refusal.
+        status: CommandStatus,
+        /// Consecutive permanent refusals counted.
+        refusals: u32,
+    },
+    /// The client is finished (unbound, not reconnecting, or given up); last event.
     Closed,
 }
 
@@ -372,7 +433,8 @@ impl EsmeClient {
     /// changes arrive as events ([`EsmeEvent::Connected`], [`EsmeEvent::Bound`],
     /// [`EsmeEvent::Disconnected`], [`EsmeEvent::Reconnecting`]). Requests in flight at a
     /// loss fail as [`RequestError::ConnectionLost`] (outcome unknown); queued ones wait for
-    /// the next bind.
+    /// the next bind. Permanent bind refusals follow [`EsmeConfig::bind_refusal`]: by
+    /// default the client gives up after three in a row ([`EsmeEvent::GaveUp`]).
     pub fn connect_with_reconnect<D, F, S>(dial: D, config: EsmeConfig) -> EsmeClient
     where
         D: FnMut() -> F + Send + 'static,
@@ -463,6 +525,7 @@ where
         unbind_waiters: Vec::new(),
         unbind_wanted: false,
         bound_once: false,
+        bind_refused: None,
         connection: 0,
         bind_result: bound,
         outbind_bind: (mode == Mode::Outbind).then(|| (config.kind, config.bind.clone())),
@@ -492,6 +555,8 @@ struct EsmeCore {
     unbind_wanted: bool,
     /// Bound during the current connection (resets the backoff).
     bound_once: bool,
+    /// The status the MC refused the bind with on the current connection, if it did.
+    bind_refused: Option<CommandStatus>,
     /// Counts connections, to tie answers to the connection their request came on.
     connection: u64,
     /// `connect`'s caller, waiting for the first bind.
@@ -650,6 +715,9 @@ impl Core for EsmeCore {
                 self.emit(EsmeEvent::Bound { kind, response });
             }
             Event::BindFailed { failure } => {
+                if let BindFailure::Rejected { status } = failure {
+                    self.bind_refused = Some(status);
+                }
                 self.report_bind(Err(ConnectError::BindFailed(failure)));
                 self.emit(EsmeEvent::BindFailed { failure });
             }
@@ -690,11 +758,16 @@ where
 {
     let mut jitter = Jitter::new();
     let mut retry: u32 = 0;
+    // Consecutive permanent bind refusals (see `BindRefusalPolicy`).
+    let mut refusals: u32 = 0;
     loop {
+        // The permanent refusal of this attempt, if it ended with one.
+        let mut refused_for_good = None;
         match tokio::time::timeout(config.connect_timeout, dial()).await {
             Ok(Ok(mut stream)) => {
                 core.emit(EsmeEvent::Connected);
                 core.bound_once = false;
+                core.bind_refused = None;
                 core.connection += 1;
                 let now = driver::now();
                 let mut session = Session::new(Role::Esme, config.session.clone(), now);
@@ -714,6 +787,15 @@ where
                 let _ = tokio::time::timeout(driver::LINGER, stream.shutdown()).await;
                 if core.bound_once {
                     retry = 0;
+                    refusals = 0;
+                }
+                match core.bind_refused.take() {
+                    Some(status) if config.bind_refusal.is_permanent(status) => {
+                        refusals = refusals.saturating_add(1);
+                        refused_for_good = Some(status);
+                    }
+                    Some(_) => refusals = 0,
+                    None => {}
                 }
             }
             Ok(Err(error)) => {
@@ -733,8 +815,24 @@ where
         if mode != Mode::Reconnect || core.finished() {
             break;
         }
+        if let (Some(status), Some(limit)) = (refused_for_good, config.bind_refusal.give_up_after) {
+            if refusals >= limit.max(1) {
+                tracing::error!(
+                    ?status,
+                    refusals,
+                    "the MC refused the bind permanently; not reconnecting"
+                );
+                core.emit(EsmeEvent::GaveUp { status, refusals });
+                break;
+            }
+        }
         retry = retry.saturating_add(1);
-        let delay = config.backoff.delay(retry - 1, &mut jitter);
+        let delay = if refused_for_good.is_some() {
+            // Retrying soon cannot help a wrong password: wait the longest delay.
+            config.backoff.delay(u32::MAX, &mut jitter)
+        } else {
+            config.backoff.delay(retry - 1, &mut jitter)
+        };
         core.emit(EsmeEvent::Reconnecting {
             attempt: retry,
             delay,

@@ -27,7 +27,8 @@ pub mod tls;
 
 pub use backoff::{Backoff, Jitter};
 pub use esme::{
-    ConnectError, EsmeClient, EsmeConfig, EsmeEvent, EsmeHandle, IncomingRequest, RespondError,
+    BindRefusalPolicy, ConnectError, EsmeClient, EsmeConfig, EsmeEvent, EsmeHandle,
+    IncomingRequest, RespondError,
 };
 pub use mc::{
     serve_connection, BindRequest, McConfig, McHandle, McHandler, McListener, McSession, Reply,

@@ -704,3 +704,140 @@ async fn an_answer_from_a_previous_connection_is_not_sent_on_the_next() {
     assert_eq!((resp.sequence_number, resp.command_status), (1, OK));
     second.expect_silence(Duration::from_secs(1)).await;
 }
+
+/// Answers the next bind on `peer` with `status` (a refusal unless ESME_ROK).
+async fn answer_bind(peer: &mut Peer, status: CommandStatus) {
+    let bind = peer.expect(CommandId::BIND_TRANSCEIVER).await;
+    if status == OK {
+        peer.send(bind_ok(&bind)).await;
+    } else {
+        peer.send(Pdu::with_status(
+            bind.sequence_number,
+            status,
+            PduBody::BindTransceiverResp(Default::default()),
+        ))
+        .await;
+    }
+}
+
+/// Reads events up to the next `Reconnecting` and returns its delay; panics on `GaveUp` or
+/// `Closed` first.
+async fn next_reconnect_delay(client: &mut EsmeClient) -> Duration {
+    loop {
+        match client.next_event().await {
+            Some(EsmeEvent::Reconnecting { delay, .. }) => return delay,
+            Some(event @ (EsmeEvent::GaveUp { .. } | EsmeEvent::Closed)) => {
+                panic!("expected a reconnect, got {event:?}")
+            }
+            Some(_) => {}
+            None => panic!("event stream ended"),
+        }
+    }
+}
+
+fn refusal_config(give_up_after: Option<u32>) -> smpp_tokio::EsmeConfig {
+    let mut config = esme_config(BindKind::Transceiver, 5);
+    config.backoff = smpp_tokio::Backoff {
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(20),
+        factor: 2.0,
+    };
+    config.bind_refusal.give_up_after = give_up_after;
+    config
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_bind_refusals_give_up_at_the_limit_and_fail_queued_requests() {
+    let dialer = Dialer::default();
+    let mut first = dialer.accept();
+    let mut second = dialer.accept();
+    let d = dialer.clone();
+    let mut client = EsmeClient::connect_with_reconnect(move || d.dial(), refusal_config(Some(2)));
+    let queued = tokio::spawn({
+        let h = client.handle();
+        async move { h.submit(submit("1", "never sent")).await }
+    });
+
+    answer_bind(&mut first, CommandStatus::ESME_RINVPASWD).await;
+    // A permanent refusal waits the longest (jittered) delay, not the 1 s first step.
+    let delay = next_reconnect_delay(&mut client).await;
+    assert!(
+        delay >= Duration::from_secs(10) && delay <= Duration::from_secs(20),
+        "{delay:?}"
+    );
+    answer_bind(&mut second, CommandStatus::ESME_RINVSYSID).await;
+    let mut gave_up = None;
+    loop {
+        match client.next_event().await {
+            Some(EsmeEvent::GaveUp { status, refusals }) => gave_up = Some((status, refusals)),
+            Some(EsmeEvent::Closed) => break,
+            Some(EsmeEvent::Reconnecting { .. }) => panic!("reconnecting after the limit"),
+            Some(_) => {}
+            None => panic!("no Closed event"),
+        }
+    }
+    assert_eq!(gave_up, Some((CommandStatus::ESME_RINVSYSID, 2)));
+    assert!(matches!(queued.await.unwrap(), Err(RequestError::Closed)));
+    assert!(matches!(
+        client.try_send_request(PduBody::SubmitSm(Box::new(submit("1", "late")))),
+        Err(RequestError::Closed)
+    ));
+    // Nobody dials again, however long we wait.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    let dials = dialer.dials.lock().unwrap().clone();
+    assert_eq!(dials.len(), 2);
+    assert!(dials[1] - dials[0] >= Duration::from_secs(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn temporary_refusals_retry_with_normal_backoff_and_reset_the_count() {
+    // Limit 2: permanent, temporary, permanent is not two in a row, so the client binds.
+    let dialer = Dialer::default();
+    let mut peers: Vec<Peer> = (0..4).map(|_| dialer.accept()).collect();
+    let d = dialer.clone();
+    let mut client = EsmeClient::connect_with_reconnect(move || d.dial(), refusal_config(Some(2)));
+    let statuses = [
+        CommandStatus::ESME_RINVPASWD,
+        CommandStatus::ESME_RSYSERR,
+        CommandStatus::ESME_RINVPASWD,
+    ];
+    let mut delays = Vec::new();
+    for (peer, status) in peers.iter_mut().zip(statuses) {
+        answer_bind(peer, status).await;
+        delays.push(next_reconnect_delay(&mut client).await);
+    }
+    // After a permanent refusal: the maximum (20 s ceiling); after the temporary one: the
+    // normal second step (2 s ceiling), not the maximum.
+    assert!(delays[0] >= Duration::from_secs(10), "{delays:?}");
+    assert!(delays[1] <= Duration::from_secs(2), "{delays:?}");
+    assert!(delays[2] >= Duration::from_secs(10), "{delays:?}");
+    let last = peers.last_mut().unwrap();
+    answer_bind(last, OK).await;
+    loop {
+        match client.next_event().await {
+            Some(EsmeEvent::Bound { .. }) => break,
+            Some(EsmeEvent::GaveUp { .. } | EsmeEvent::Closed) | None => panic!("gave up"),
+            Some(_) => {}
+        }
+    }
+    let f = tokio::spawn({
+        let h = client.handle();
+        async move { h.submit(submit("1", "after")).await }
+    });
+    let req = last.expect(CommandId::SUBMIT_SM).await;
+    last.respond(&req, submit_resp("ok")).await;
+    assert_eq!(message_id(&f.await.unwrap().unwrap()), "ok");
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_limit_permanent_refusals_retry_at_the_maximum_backoff() {
+    let dialer = Dialer::default();
+    let mut peers: Vec<Peer> = (0..4).map(|_| dialer.accept()).collect();
+    let d = dialer.clone();
+    let mut client = EsmeClient::connect_with_reconnect(move || d.dial(), refusal_config(None));
+    for peer in &mut peers {
+        answer_bind(peer, CommandStatus::ESME_RBINDFAIL).await;
+        let delay = next_reconnect_delay(&mut client).await;
+        assert!(delay >= Duration::from_secs(10), "{delay:?}");
+    }
+}

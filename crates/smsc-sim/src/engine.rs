@@ -104,6 +104,9 @@ pub struct Stats {
     pub mo_parts_sent: u64,
     /// Incomplete concatenations dropped by handsets after the reassembly timeout.
     pub reassembly_timeouts: u64,
+    /// Delivered messages dropped from full handset inboxes (oldest first, over
+    /// `inbox_limit`): still delivered and receipted, just no longer listed.
+    pub inbox_dropped: u64,
     /// Messages stored and not yet final (gauge).
     pub queued: u64,
     /// deliver_sm waiting for a receiver bind (gauge).
@@ -1383,6 +1386,7 @@ impl Engine {
             .or_default()
             .receive(now_ms, received, timeout, limit);
         self.stats.reassembly_timeouts += outcome.timed_out as u64;
+        self.stats.inbox_dropped += outcome.dropped as u64;
     }
 
     // -----------------------------------------------------------------------------------

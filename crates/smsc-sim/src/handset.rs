@@ -71,6 +71,8 @@ pub(crate) struct ReceiveOutcome {
     pub completed: bool,
     /// Incomplete concatenations dropped because their parts took too long.
     pub timed_out: usize,
+    /// Oldest inbox messages dropped to keep the inbox within its limit.
+    pub dropped: usize,
 }
 
 fn decode_whole(fragments: &[Fragment<'_>]) -> (String, Option<String>) {
@@ -103,7 +105,7 @@ impl Handset {
                 sar: None,
             };
             let (text, error) = decode_whole(&[fragment]);
-            self.push(
+            let dropped = self.push(
                 InboxMessage {
                     from: part.from.to_owned(),
                     text,
@@ -117,6 +119,7 @@ impl Handset {
             return ReceiveOutcome {
                 completed: true,
                 timed_out,
+                dropped,
             };
         };
         let key = PartialKey {
@@ -141,6 +144,7 @@ impl Handset {
             return ReceiveOutcome {
                 completed: false,
                 timed_out,
+                dropped: 0,
             };
         };
         // A phone ignores a repeated part (same sequence number).
@@ -153,6 +157,7 @@ impl Handset {
             return ReceiveOutcome {
                 completed: false,
                 timed_out,
+                dropped: 0,
             };
         }
         let partial = self.partials.swap_remove(index);
@@ -167,7 +172,7 @@ impl Handset {
             })
             .collect();
         let (text, error) = decode_whole(&fragments);
-        self.push(
+        let dropped = self.push(
             InboxMessage {
                 from: partial.key.from.into(),
                 text,
@@ -181,19 +186,26 @@ impl Handset {
         ReceiveOutcome {
             completed: true,
             timed_out,
+            dropped,
         }
     }
 
-    fn push(&mut self, message: InboxMessage, limit: usize) {
+    /// Appends `message`, first dropping the oldest messages so that at most `limit` remain
+    /// (a number that receives all day must not grow without bound; a phone's storage fills
+    /// too). A `limit` of 0 counts as 1: the message just received is always shown. Returns
+    /// how many were dropped.
+    fn push(&mut self, message: InboxMessage, limit: usize) -> usize {
         // Most numbers of a bulk run receive one message: room for exactly one, rather than
         // the default first growth to four (~300 bytes saved per handset).
         if self.inbox.capacity() == 0 {
             self.inbox.reserve_exact(1);
         }
-        while self.inbox.len() >= limit {
-            self.inbox.pop_front();
+        let mut dropped = 0;
+        while self.inbox.len() >= limit.max(1) && self.inbox.pop_front().is_some() {
+            dropped += 1;
         }
         self.inbox.push_back(message);
+        dropped
     }
 
     /// The inbox, oldest first.

@@ -251,7 +251,7 @@ async fn get_stats(State(sim): State<SharedSim>) -> Response {
 
 async fn get_metrics(State(sim): State<SharedSim>) -> Response {
     let s = sim.lock().stats();
-    let counters: [(&str, &str, u64); 15] = [
+    let counters: [(&str, &str, u64); 16] = [
         ("binds_total", "Successful binds.", s.binds),
         ("bind_failures_total", "Refused binds.", s.bind_failures),
         (
@@ -293,6 +293,11 @@ async fn get_metrics(State(sim): State<SharedSim>) -> Response {
             "reassembly_timeouts_total",
             "Incomplete concatenations dropped by handsets.",
             s.reassembly_timeouts,
+        ),
+        (
+            "inbox_dropped_total",
+            "Oldest inbox messages dropped at the inbox limit.",
+            s.inbox_dropped,
         ),
         ("bound", "Binds open now.", s.bound),
     ];

@@ -1088,3 +1088,40 @@ fn cancel_by_id_cancels_every_destination_of_a_submit_multi() {
         Some(MessageState::Enroute)
     );
 }
+
+#[test]
+fn a_full_inbox_drops_its_oldest_messages_and_counts_them() {
+    let config = SimConfig {
+        inbox_limit: 3,
+        ..SimConfig::default()
+    };
+    let mut e = Engine::new(config).unwrap();
+    let b = e.bind("acme", "any", BindKind::Transceiver).unwrap();
+    for i in 0..5 {
+        let text = format!("m{i}");
+        assert!(e.submit(T0, b, &sm(INSTANT, text.as_bytes())).is_ok());
+    }
+    // A concatenated message takes one place, not one per part.
+    let long = "L".repeat(200);
+    submit_parts(
+        &mut e,
+        b,
+        INSTANT,
+        &long,
+        sms_text::Concat::Udh8 { reference: 9 },
+        &[1, 0],
+        T0,
+    );
+    // Another number has its own inbox and limit.
+    let other = "254700000101";
+    assert!(e.submit(T0, b, &sm(other, b"other")).is_ok());
+    e.advance(T0);
+
+    let shown: Vec<String> = e.inbox(INSTANT).into_iter().map(|m| m.text).collect();
+    assert_eq!(shown, vec!["m3".to_owned(), "m4".to_owned(), long]);
+    assert_eq!(e.inbox(other).len(), 1);
+    let stats = e.stats();
+    assert_eq!(stats.inbox_dropped, 3);
+    // Dropped from the list, not undelivered.
+    assert_eq!(stats.delivered, 8);
+}

@@ -196,4 +196,5 @@ async fn stats_and_metrics() {
         "{body}"
     );
     assert!(body.contains("smsc_sim_outbound_pending 2\n"), "{body}");
+    assert!(body.contains("smsc_sim_inbox_dropped_total 0\n"), "{body}");
 }
