@@ -54,8 +54,28 @@ impl Fixture {
     }
 }
 
+/// What a backend's factory returns: a [`Fixture`], or `Option<Fixture>` where `None` skips
+/// the test (a backend that needs an external server which is not configured).
+pub trait IntoFixture {
+    /// The fixture, or `None` to skip.
+    fn into_fixture(self) -> Option<Fixture>;
+}
+
+impl IntoFixture for Fixture {
+    fn into_fixture(self) -> Option<Fixture> {
+        Some(self)
+    }
+}
+
+impl IntoFixture for Option<Fixture> {
+    fn into_fixture(self) -> Option<Fixture> {
+        self
+    }
+}
+
 /// Mounts every conformance test as a `#[tokio::test]` for the backend made by `$factory`
-/// (an `async fn() -> Fixture`). The using crate needs `tokio` with `macros` and `rt`.
+/// (an `async fn() -> Fixture`, or `-> Option<Fixture>` to allow skipping). The using crate
+/// needs `tokio` with `macros` and `rt`.
 #[macro_export]
 macro_rules! conformance_tests {
     ($factory:path) => {
@@ -85,7 +105,12 @@ macro_rules! conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let fixture = $factory().await;
+                // A factory may return `Option<Fixture>`: `None` skips (no database set up).
+                let Some(fixture) =
+                    $crate::conformance::IntoFixture::into_fixture($factory().await)
+                else {
+                    return;
+                };
                 $crate::conformance::$name(&fixture.stores).await;
                 drop(fixture);
             }
