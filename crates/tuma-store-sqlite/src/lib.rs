@@ -350,7 +350,7 @@ impl MessageStore for SqliteStore {
                 };
                 let mut released = Vec::with_capacity(due.len());
                 for id in due {
-                    if apply::release_scheduled(&mut SqlTx::new(c), id, now_ms)? {
+                    if SqlTx::run(c, |tx| apply::release_scheduled(tx, id, now_ms))? {
                         let at: Option<i64> = c
                             .prepare_cached("SELECT due_at_ms FROM outbox WHERE message_id = ?1")
                             .and_then(|mut s| s.query_row([&id_blob(id)], |r| r.get(0)).optional())
@@ -369,7 +369,7 @@ impl MessageStore for SqliteStore {
         results: Vec<SubmitResult>,
     ) -> Result<Vec<UpdateOutcome>, StoreError> {
         self.writer
-            .write(move |c| apply::submit_results(&mut SqlTx::new(c), &results))
+            .write(move |c| SqlTx::run(c, |tx| apply::submit_results(tx, &results)))
             .await
     }
 
@@ -378,7 +378,7 @@ impl MessageStore for SqliteStore {
         receipts: Vec<ReceiptUpdate>,
     ) -> Result<Vec<UpdateOutcome>, StoreError> {
         self.writer
-            .write(move |c| apply::receipts(&mut SqlTx::new(c), &receipts))
+            .write(move |c| SqlTx::run(c, |tx| apply::receipts(tx, &receipts)))
             .await
     }
 
@@ -412,11 +412,7 @@ impl MessageStore for SqliteStore {
             .write(move |c| {
                 let overdue = {
                     let mut s = c
-                        .prepare_cached(
-                            "SELECT id FROM messages \
-                             WHERE status IN ('accepted', 'scheduled', 'submitted') \
-                             AND expires_at_ms <= ?1 ORDER BY expires_at_ms LIMIT ?2",
-                        )
+                        .prepare_cached(sql::FIND_OVERDUE)
                         .map_err(backend("find overdue"))?;
                     collect(
                         &mut s,
@@ -430,7 +426,7 @@ impl MessageStore for SqliteStore {
                 };
                 let mut out = Vec::with_capacity(overdue.len());
                 for id in overdue {
-                    if apply::expire(&mut SqlTx::new(c), id, now_ms)? {
+                    if SqlTx::run(c, |tx| apply::expire(tx, id, now_ms))? {
                         out.push(id);
                     }
                 }

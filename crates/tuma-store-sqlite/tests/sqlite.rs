@@ -108,3 +108,120 @@ async fn a_failing_call_does_not_undo_its_neighbours() {
     assert!(s.messages.get(AccountId(1), id(1)).await.unwrap().is_some());
     assert_eq!(s.accounts.list_accounts().await.unwrap().len(), 1);
 }
+
+/// The writer merges the writes to one segment row and keeps the messages it loaded for the
+/// rest of the call (see `sql::SqlTx`). One call that retries, submits and moves between
+/// segments and messages must leave exactly what one statement per write would, on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_segment_writes_and_cached_messages_reach_the_disk() {
+    use smpp::MessageState;
+    use tuma_domain::{ConnectorId, MessageStatus, SegmentStatus};
+    use tuma_store::{ReceiptUpdate, SubmitOutcomeRecord, SubmitResult, UpdateOutcome};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let connector = ConnectorId::parse("smsc-a").unwrap();
+    let result = |n: u64, segment: u8, outcome: SubmitOutcomeRecord| SubmitResult {
+        message: id(n),
+        segment,
+        connector: connector.clone(),
+        at_ms: 7,
+        outcome,
+    };
+    let accepted = |smsc_id: &str| SubmitOutcomeRecord::Accepted {
+        smsc_id: smsc_id.into(),
+    };
+    let retry = SubmitOutcomeRecord::Retry { retry_at_ms: 99 };
+    {
+        let store = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+        let s = store.stores();
+        s.messages
+            .insert_batch(vec![message(1, 2), message(2, 1)])
+            .await
+            .unwrap();
+        let out = s
+            .messages
+            .record_submit_results(vec![
+                result(1, 0, retry.clone()),
+                result(1, 0, retry),
+                result(1, 0, accepted("a1")),
+                result(2, 0, accepted("c3")),
+                result(1, 1, accepted("b2")),
+            ])
+            .await
+            .unwrap();
+        // Message 1 becomes `submitted` with its last segment (the first still leaves one
+        // pending, so its status must come from the cached message, not a stale read).
+        assert_eq!(
+            out[4],
+            UpdateOutcome::Changed {
+                message: id(1),
+                segment: 1,
+                message_status: Some(MessageStatus::Submitted)
+            }
+        );
+        let receipt = |smsc_id: &str| ReceiptUpdate {
+            connector: connector.clone(),
+            protocol_id: Some(smsc_id.into()),
+            text_id: None,
+            state: MessageState::Delivered,
+            detail: None,
+            error: None,
+            at_ms: 8,
+        };
+        let out = s
+            .messages
+            .record_receipts(vec![receipt("a1"), receipt("b2"), receipt("b2")])
+            .await
+            .unwrap();
+        assert_eq!(
+            out[1],
+            UpdateOutcome::Changed {
+                message: id(1),
+                segment: 1,
+                message_status: Some(MessageStatus::Delivered)
+            }
+        );
+        assert_eq!(
+            out[2],
+            UpdateOutcome::Unchanged {
+                message: id(1),
+                segment: 1
+            }
+        );
+    }
+    // Reopened: only what was committed counts.
+    let store = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+    let s = store.stores();
+    let m = s.messages.get(AccountId(1), id(1)).await.unwrap().unwrap();
+    let segments: Vec<_> = m
+        .segments
+        .iter()
+        .map(|g| (g.status, g.smsc_id.as_deref(), g.failed_attempts))
+        .collect();
+    assert_eq!(
+        segments,
+        [
+            (SegmentStatus::Delivered, Some("a1"), 2),
+            (SegmentStatus::Delivered, Some("b2"), 0)
+        ]
+    );
+    let events: Vec<_> = m.events.iter().map(|e| (e.status, e.at_ms)).collect();
+    assert_eq!(
+        events,
+        [
+            (MessageStatus::Accepted, m.created_at_ms),
+            (MessageStatus::Submitted, 7),
+            (MessageStatus::Delivered, 8)
+        ]
+    );
+    let other = s.messages.get(AccountId(1), id(2)).await.unwrap().unwrap();
+    assert_eq!(other.status, MessageStatus::Submitted);
+    assert_eq!(other.segments[0].smsc_id.as_deref(), Some("c3"));
+    assert!(s
+        .messages
+        .pending_outbox(None, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -43,8 +43,11 @@ CREATE TABLE messages (
 CREATE UNIQUE INDEX messages_idempotency ON messages (account_id, idem_key)
     WHERE idem_key IS NOT NULL;
 -- Only unfinished messages can expire or be released: partial indexes stay small.
+-- The condition is spelled with OR, not `status IN (...)`: every status UPDATE evaluates it
+-- for the old and the new row, and an IN list makes SQLite build two temporary tables per
+-- UPDATE for that. Queries must repeat the condition word for word to use the index.
 CREATE INDEX messages_expiry ON messages (expires_at_ms)
-    WHERE status IN ('accepted', 'scheduled', 'submitted');
+    WHERE (status = 'accepted' OR status = 'scheduled' OR status = 'submitted');
 CREATE INDEX messages_scheduled ON messages (send_at_ms)
     WHERE status = 'scheduled';
 
