@@ -37,7 +37,7 @@ use tuma_store::{
     Account, AccountId, AccountStore, ApiKey, ApiKeyHash, InboundRecord, InboundStore,
     InsertOutcome, MessageRecord, MessageStore, NewMessageRecord, OutboxEntry, ReceiptUpdate,
     StoreError, Stores, SubmitResult, SuppressionStore, UpdateOutcome, WebhookAttempt,
-    WebhookAttemptResult, WebhookDelivery, WebhookStore,
+    WebhookDelivery, WebhookStore,
 };
 
 use pool::{quote_ident, Pool};
@@ -620,15 +620,8 @@ impl WebhookStore for PostgresStore {
         self.pool
             .run(move |tx| {
                 for a in &attempts {
-                    let (state, next, error) = match &a.result {
-                        WebhookAttemptResult::Delivered => ("delivered", None, None),
-                        WebhookAttemptResult::Retry { next_at_ms, error } => {
-                            ("pending", Some(int(*next_at_ms)), Some(error.as_str()))
-                        }
-                        WebhookAttemptResult::GiveUp { error } => {
-                            ("failed", None, Some(error.as_str()))
-                        }
-                    };
+                    let (state, next, error) =
+                        tuma_store::columns::webhook_attempt_columns(&a.result);
                     tx.execute(
                         "record webhook attempt",
                         "UPDATE webhooks SET attempts = attempts + 1, state = $2, \

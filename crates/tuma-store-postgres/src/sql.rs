@@ -6,13 +6,12 @@ use std::collections::{HashMap, HashSet};
 use smpp::MessageState;
 use tokio_postgres::types::FromSql;
 use tokio_postgres::Row;
-use tuma_domain::{
-    encoding_name, ConnectorId, MessageId, MessageStatus, Msisdn, SegmentStatus, SenderId,
-};
+use tuma_domain::{encoding_name, ConnectorId, MessageId, MessageStatus, SegmentStatus, SenderId};
 use tuma_store::apply::{self, LiveMessage, WriteTx};
-use tuma_store::records::{
-    encoding_from_name, multipart_from_name, multipart_name, segment_status_from_name,
+pub(crate) use tuma_store::columns::{
+    connector_from, error_info, id_from, int, message_status, msisdn_from, segment_status, uint,
 };
+use tuma_store::records::{encoding_from_name, multipart_from_name, multipart_name};
 use tuma_store::{
     AccountId, ErrorInfo, InboundRecord, InsertOutcome, MessageRecord, NewMessageRecord,
     OutboxEntry, ReceiptUpdate, SegmentRecord, StatusEvent, StoreError, WebhookDelivery,
@@ -26,34 +25,13 @@ fn p<T: tokio_postgres::types::ToSql + Sync + Send + 'static>(v: T) -> Param {
     Box::new(v)
 }
 
-/// PostgreSQL integers are signed; times and numbers beyond `i64::MAX` saturate (only
-/// "infinitely far" cutoffs get there, and saturation keeps their comparisons right).
-pub(crate) fn int(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
 /// A `LIMIT` value.
 pub(crate) fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn uint(v: i64, what: &'static str) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt {
-        what,
-        detail: format!("negative value {v}"),
-    })
-}
-
 pub(crate) fn id_bytes(id: MessageId) -> Vec<u8> {
     id.to_bytes().to_vec()
-}
-
-pub(crate) fn id_from(bytes: &[u8], what: &'static str) -> Result<MessageId, StoreError> {
-    let bytes: [u8; 16] = bytes.try_into().map_err(|_| StoreError::Corrupt {
-        what,
-        detail: format!("{} bytes, expected 16", bytes.len()),
-    })?;
-    Ok(MessageId::from_u128(u128::from_be_bytes(bytes)))
 }
 
 /// Column `idx` of `row`, or which column could not be read.
@@ -73,41 +51,6 @@ fn small(v: i32, what: &'static str) -> Result<u8, StoreError> {
         what,
         detail: format!("{v} is not in 0..=255"),
     })
-}
-
-fn msisdn_from(v: i64, what: &'static str) -> Result<Msisdn, StoreError> {
-    Msisdn::from_e164(&format!("+{v}")).map_err(|e| StoreError::Corrupt {
-        what,
-        detail: e.to_string(),
-    })
-}
-
-fn message_status(name: &str, what: &'static str) -> Result<MessageStatus, StoreError> {
-    MessageStatus::from_name(name).ok_or_else(|| StoreError::Corrupt {
-        what,
-        detail: format!("unknown status {name:?}"),
-    })
-}
-
-fn segment_status(name: &str) -> Result<SegmentStatus, StoreError> {
-    segment_status_from_name(name).ok_or_else(|| StoreError::Corrupt {
-        what: "segments.status",
-        detail: format!("unknown status {name:?}"),
-    })
-}
-
-pub(crate) fn connector_from(name: &str, what: &'static str) -> Result<ConnectorId, StoreError> {
-    ConnectorId::parse(name).map_err(|e| StoreError::Corrupt {
-        what,
-        detail: e.to_string(),
-    })
-}
-
-fn error_info(code: Option<String>, message: Option<String>) -> Option<ErrorInfo> {
-    match (code, message) {
-        (Some(code), Some(message)) => Some(ErrorInfo { code, message }),
-        _ => None,
-    }
 }
 
 fn multipart(name: &str) -> Result<tuma_domain::MultipartPolicy, StoreError> {

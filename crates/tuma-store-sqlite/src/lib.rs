@@ -34,7 +34,7 @@ use tuma_store::{
     Account, AccountId, AccountStore, ApiKey, ApiKeyHash, InboundRecord, InboundStore,
     InsertOutcome, MessageRecord, MessageStore, NewMessageRecord, OutboxEntry, ReceiptUpdate,
     StoreError, Stores, SubmitResult, SuppressionStore, UpdateOutcome, WebhookAttempt,
-    WebhookAttemptResult, WebhookDelivery, WebhookStore,
+    WebhookDelivery, WebhookStore,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -758,15 +758,8 @@ impl WebhookStore for SqliteStore {
         self.writer
             .write(move |c| {
                 for a in &attempts {
-                    let (state, next, error) = match &a.result {
-                        WebhookAttemptResult::Delivered => ("delivered", None, None),
-                        WebhookAttemptResult::Retry { next_at_ms, error } => {
-                            ("pending", Some(int(*next_at_ms)), Some(error.as_str()))
-                        }
-                        WebhookAttemptResult::GiveUp { error } => {
-                            ("failed", None, Some(error.as_str()))
-                        }
-                    };
+                    let (state, next, error) =
+                        tuma_store::columns::webhook_attempt_columns(&a.result);
                     c.prepare_cached(
                         "UPDATE webhooks SET attempts = attempts + 1, state = ?2, \
                          next_at_ms = COALESCE(?3, next_at_ms), \

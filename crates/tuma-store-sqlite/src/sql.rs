@@ -5,13 +5,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use smpp::MessageState;
-use tuma_domain::{
-    encoding_name, ConnectorId, MessageId, MessageStatus, Msisdn, SegmentStatus, SenderId,
-};
+use tuma_domain::{encoding_name, ConnectorId, MessageId, MessageStatus, SegmentStatus, SenderId};
 use tuma_store::apply::{self, LiveMessage, WriteTx};
-use tuma_store::records::{
-    encoding_from_name, multipart_from_name, multipart_name, segment_status_from_name,
+pub(crate) use tuma_store::columns::{
+    connector_from, error_info, id_from, int, message_status, msisdn_from, segment_status, uint,
 };
+use tuma_store::records::{encoding_from_name, multipart_from_name, multipart_name};
 use tuma_store::{
     AccountId, ErrorInfo, InboundRecord, InsertOutcome, MessageRecord, NewMessageRecord,
     ReceiptUpdate, SegmentRecord, StatusEvent, StoreError, WebhookDelivery, WebhookState,
@@ -35,64 +34,8 @@ pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// SQLite integers are i64; times and numbers beyond that saturate (only "infinitely far"
-/// test cutoffs get there, and saturation keeps their comparisons right).
-pub(crate) fn int(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-pub(crate) fn uint(v: i64, what: &'static str) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt {
-        what,
-        detail: format!("negative value {v}"),
-    })
-}
-
 pub(crate) fn id_blob(id: MessageId) -> [u8; 16] {
     id.to_bytes()
-}
-
-pub(crate) fn id_from(blob: &[u8], what: &'static str) -> Result<MessageId, StoreError> {
-    let bytes: [u8; 16] = blob.try_into().map_err(|_| StoreError::Corrupt {
-        what,
-        detail: format!("{} bytes, expected 16", blob.len()),
-    })?;
-    Ok(MessageId::from_u128(u128::from_be_bytes(bytes)))
-}
-
-fn msisdn_from(v: i64, what: &'static str) -> Result<Msisdn, StoreError> {
-    Msisdn::from_e164(&format!("+{v}")).map_err(|e| StoreError::Corrupt {
-        what,
-        detail: e.to_string(),
-    })
-}
-
-fn message_status(name: &str, what: &'static str) -> Result<MessageStatus, StoreError> {
-    MessageStatus::from_name(name).ok_or_else(|| StoreError::Corrupt {
-        what,
-        detail: format!("unknown status {name:?}"),
-    })
-}
-
-fn segment_status(name: &str) -> Result<SegmentStatus, StoreError> {
-    segment_status_from_name(name).ok_or_else(|| StoreError::Corrupt {
-        what: "segments.status",
-        detail: format!("unknown status {name:?}"),
-    })
-}
-
-fn connector_from(name: &str, what: &'static str) -> Result<ConnectorId, StoreError> {
-    ConnectorId::parse(name).map_err(|e| StoreError::Corrupt {
-        what,
-        detail: e.to_string(),
-    })
-}
-
-fn error_info(code: Option<String>, message: Option<String>) -> Option<ErrorInfo> {
-    match (code, message) {
-        (Some(code), Some(message)) => Some(ErrorInfo { code, message }),
-        _ => None,
-    }
 }
 
 /// A read error with its operation.

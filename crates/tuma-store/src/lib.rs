@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod columns;
 pub mod error;
 pub mod memory;
 pub mod ports;
