@@ -24,6 +24,22 @@
 //! ```
 #![forbid(unsafe_code)]
 
+/// The columns `sql::inbound_row` reads, in order (macros: statements are `&'static str`,
+/// built with `concat!`).
+macro_rules! inbound_columns {
+    () => {
+        "id, account_id, sender, recipient, body, connector, received_at_ms, webhook_url"
+    };
+}
+
+/// The columns `sql::webhook_row` reads, in order.
+macro_rules! webhook_columns {
+    () => {
+        "id, account_id, message_id, url, event, status_at_ms, attempts, next_at_ms, \
+         last_error, state"
+    };
+}
+
 mod pool;
 mod schema;
 mod sql;
@@ -34,10 +50,10 @@ use async_trait::async_trait;
 use tuma_domain::{ConnectorId, MessageId, Msisdn};
 use tuma_store::apply;
 use tuma_store::{
-    Account, AccountId, AccountStore, ApiKey, ApiKeyHash, InboundRecord, InboundStore,
-    InsertOutcome, MessageRecord, MessageStore, NewMessageRecord, OutboxEntry, ReceiptUpdate,
-    StoreError, Stores, SubmitResult, SuppressionStore, UpdateOutcome, WebhookAttempt,
-    WebhookDelivery, WebhookStore,
+    Account, AccountId, AccountSettings, AccountStore, ApiKey, ApiKeyHash, InboundRecord,
+    InboundStore, InsertOutcome, MessageRecord, MessageStore, NewMessageRecord, OutboxEntry,
+    ReceiptUpdate, StoreError, Stores, SubmitResult, SuppressionStore, UpdateOutcome,
+    WebhookAttempt, WebhookDelivery, WebhookStore,
 };
 
 use pool::{quote_ident, Pool};
@@ -286,6 +302,15 @@ impl MessageStore for PostgresStore {
     }
 }
 
+/// The columns [`account_row`] reads, in order (a macro: statements are `&'static str`,
+/// built with `concat!`).
+macro_rules! account_columns {
+    () => {
+        "id, name, created_at_ms, callback_url, mo_url"
+    };
+}
+
+/// Reads an account row selected with `account_columns!()`.
 fn account_row(r: &tokio_postgres::Row) -> Result<Account, StoreError> {
     Ok(Account {
         id: AccountId(uint(get(r, 0, "accounts.id")?, "accounts.id")?),
@@ -294,6 +319,10 @@ fn account_row(r: &tokio_postgres::Row) -> Result<Account, StoreError> {
             get(r, 2, "accounts.created_at_ms")?,
             "accounts.created_at_ms",
         )?,
+        settings: AccountSettings {
+            callback_url: get(r, 3, "accounts.callback_url")?,
+            mo_url: get(r, 4, "accounts.mo_url")?,
+        },
     })
 }
 
@@ -345,6 +374,7 @@ impl AccountStore for PostgresStore {
                     id: AccountId(uint(get(row, 0, "accounts.id")?, "accounts.id")?),
                     name: name.clone(),
                     created_at_ms: now_ms,
+                    settings: AccountSettings::default(),
                 })
             })
             .await
@@ -355,7 +385,11 @@ impl AccountStore for PostgresStore {
             .run(move |tx| {
                 let rows = tx.query(
                     "read account",
-                    "SELECT id, name, created_at_ms FROM accounts WHERE id = $1",
+                    concat!(
+                        "SELECT ",
+                        account_columns!(),
+                        " FROM accounts WHERE id = $1"
+                    ),
                     &[&int(id.0)],
                 )?;
                 rows.first().map(account_row).transpose()
@@ -368,12 +402,39 @@ impl AccountStore for PostgresStore {
             .run(|tx| {
                 tx.query(
                     "list accounts",
-                    "SELECT id, name, created_at_ms FROM accounts ORDER BY id",
+                    concat!("SELECT ", account_columns!(), " FROM accounts ORDER BY id"),
                     &[],
                 )?
                 .iter()
                 .map(account_row)
                 .collect()
+            })
+            .await
+    }
+
+    async fn update_account_settings(
+        &self,
+        id: AccountId,
+        settings: AccountSettings,
+    ) -> Result<Account, StoreError> {
+        self.pool
+            .run(move |tx| {
+                let rows = tx.query(
+                    "update account settings",
+                    concat!(
+                        "UPDATE accounts SET callback_url = $2, mo_url = $3 WHERE id = $1 \
+                         RETURNING ",
+                        account_columns!()
+                    ),
+                    &[&int(id.0), &settings.callback_url, &settings.mo_url],
+                )?;
+                rows.first()
+                    .map(account_row)
+                    .transpose()?
+                    .ok_or_else(|| StoreError::NotFound {
+                        what: "account",
+                        value: id.to_string(),
+                    })
             })
             .await
     }
@@ -536,12 +597,22 @@ impl InboundStore for PostgresStore {
                 let bodies: Vec<&str> = batch.iter().map(|r| r.text.as_str()).collect();
                 let connectors: Vec<&str> = batch.iter().map(|r| r.connector.as_str()).collect();
                 let at: Vec<i64> = batch.iter().map(|r| int(r.received_at_ms)).collect();
-                // A redelivered deliver_sm (a taken id) is skipped.
-                tx.execute(
+                let urls: Vec<Option<&str>> =
+                    batch.iter().map(|r| r.webhook_url.as_deref()).collect();
+                // A redelivered deliver_sm (a taken id) is skipped, and so is its webhook:
+                // only rows this statement inserted are RETURNed to the webhook insert.
+                let rows = tx.query(
                     "insert inbound",
-                    "INSERT INTO inbound (id, account_id, sender, recipient, body, connector, \
-                     received_at_ms) SELECT * FROM UNNEST($1::bytea[], $2::int8[], $3::int8[], \
-                     $4::text[], $5::text[], $6::text[], $7::int8[]) ON CONFLICT DO NOTHING",
+                    "WITH stored AS (INSERT INTO inbound (id, account_id, sender, recipient, \
+                     body, connector, received_at_ms, webhook_url) \
+                     SELECT * FROM UNNEST($1::bytea[], $2::int8[], $3::int8[], $4::text[], \
+                     $5::text[], $6::text[], $7::int8[], $8::text[]) ON CONFLICT DO NOTHING \
+                     RETURNING id, account_id, received_at_ms, webhook_url), \
+                     hooks AS (INSERT INTO webhooks (account_id, message_id, url, event, \
+                     status_at_ms, next_at_ms, state) SELECT account_id, id, webhook_url, \
+                     'inbound', received_at_ms, received_at_ms, 'pending' FROM stored \
+                     WHERE webhook_url IS NOT NULL ORDER BY id) \
+                     SELECT count(*) FROM stored",
                     &[
                         &ids,
                         &accounts,
@@ -550,8 +621,35 @@ impl InboundStore for PostgresStore {
                         &bodies,
                         &connectors,
                         &at,
+                        &urls,
                     ],
-                )
+                )?;
+                let stored: i64 = match rows.first() {
+                    Some(row) => get(row, 0, "inbound count")?,
+                    None => 0,
+                };
+                uint(stored, "inbound count")
+            })
+            .await
+    }
+
+    async fn get_inbound(
+        &self,
+        account: AccountId,
+        id: MessageId,
+    ) -> Result<Option<InboundRecord>, StoreError> {
+        self.pool
+            .run(move |tx| {
+                let rows = tx.query(
+                    "read inbound",
+                    concat!(
+                        "SELECT ",
+                        inbound_columns!(),
+                        " FROM inbound WHERE id = $1 AND account_id = $2"
+                    ),
+                    &[&id_bytes(id), &int(account.0)],
+                )?;
+                rows.first().map(sql::inbound_row).transpose()
             })
             .await
     }
@@ -567,8 +665,12 @@ impl InboundStore for PostgresStore {
                 let before = before.map(id_bytes).unwrap_or_else(|| vec![0xFF; 16]);
                 tx.query(
                     "list inbound",
-                    "SELECT id, account_id, sender, recipient, body, connector, received_at_ms \
-                     FROM inbound WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+                    concat!(
+                        "SELECT ",
+                        inbound_columns!(),
+                        " FROM inbound WHERE account_id = $1 AND id < $2 \
+                         ORDER BY id DESC LIMIT $3"
+                    ),
                     &[&int(account.0), &before, &limit(limit_n)],
                 )?
                 .iter()
@@ -595,11 +697,13 @@ impl WebhookStore for PostgresStore {
                 // handing out the same delivery.
                 let rows = tx.query(
                     "claim webhooks",
-                    "UPDATE webhooks SET next_at_ms = $3 WHERE id IN ( \
+                    concat!(
+                        "UPDATE webhooks SET next_at_ms = $3 WHERE id IN ( \
                      SELECT id FROM webhooks WHERE state = 'pending' AND next_at_ms <= $1 \
                      ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                     RETURNING id, account_id, message_id, url, status, status_at_ms, \
-                     attempts, next_at_ms, last_error, state",
+                     RETURNING ",
+                        webhook_columns!()
+                    ),
                     &[&int(now_ms), &limit(limit_n), &until],
                 )?;
                 let mut claimed = rows
@@ -644,10 +748,13 @@ impl WebhookStore for PostgresStore {
             .run(move |tx| {
                 tx.query(
                     "list webhook failures",
-                    "SELECT id, account_id, message_id, url, status, status_at_ms, attempts, \
-                     next_at_ms, last_error, state FROM webhooks \
-                     WHERE account_id = $1 AND state != 'delivered' \
-                     AND last_error IS NOT NULL ORDER BY id DESC LIMIT $2",
+                    concat!(
+                        "SELECT ",
+                        webhook_columns!(),
+                        " FROM webhooks WHERE account_id = $1 \
+                         AND state != 'delivered' AND last_error IS NOT NULL \
+                         ORDER BY id DESC LIMIT $2"
+                    ),
                     &[&int(account.0), &limit(limit_n)],
                 )?
                 .iter()

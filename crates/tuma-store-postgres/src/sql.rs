@@ -10,12 +10,13 @@ use tuma_domain::{encoding_name, ConnectorId, MessageId, MessageStatus, SegmentS
 use tuma_store::apply::{self, LiveMessage, WriteTx};
 pub(crate) use tuma_store::columns::{
     connector_from, error_info, id_from, int, message_status, msisdn_from, segment_status, uint,
+    webhook_event, webhook_event_name,
 };
 use tuma_store::records::{encoding_from_name, multipart_from_name, multipart_name};
 use tuma_store::{
     AccountId, ErrorInfo, InboundRecord, InsertOutcome, MessageRecord, NewMessageRecord,
     OutboxEntry, ReceiptUpdate, SegmentRecord, StatusEvent, StoreError, WebhookDelivery,
-    WebhookState,
+    WebhookEvent, WebhookState,
 };
 
 use crate::pool::{Param, PgTx};
@@ -458,8 +459,7 @@ pub(crate) fn entries(
     Ok(out)
 }
 
-/// Reads an inbound row (columns: id, account_id, sender, recipient, body, connector,
-/// received_at_ms).
+/// Reads an inbound row selected with `inbound_columns!()`.
 pub(crate) fn inbound_row(r: &Row) -> Result<InboundRecord, StoreError> {
     let id: Vec<u8> = get(r, 0, "inbound.id")?;
     let connector: String = get(r, 5, "inbound.connector")?;
@@ -477,11 +477,11 @@ pub(crate) fn inbound_row(r: &Row) -> Result<InboundRecord, StoreError> {
             get(r, 6, "inbound.received_at_ms")?,
             "inbound.received_at_ms",
         )?,
+        webhook_url: get(r, 7, "inbound.webhook_url")?,
     })
 }
 
-/// Reads a webhook row (columns: id, account_id, message_id, url, status, status_at_ms,
-/// attempts, next_at_ms, last_error, state).
+/// Reads a webhook row selected with `webhook_columns!()`.
 pub(crate) fn webhook_row(r: &Row) -> Result<WebhookDelivery, StoreError> {
     let message: Vec<u8> = get(r, 2, "webhooks.message_id")?;
     let state: String = get(r, 9, "webhooks.state")?;
@@ -494,7 +494,7 @@ pub(crate) fn webhook_row(r: &Row) -> Result<WebhookDelivery, StoreError> {
         )?),
         message: id_from(&message, "webhooks.message_id")?,
         url: get(r, 3, "webhooks.url")?,
-        status: message_status(get(r, 4, "webhooks.status")?, "webhooks.status")?,
+        event: webhook_event(get(r, 4, "webhooks.event")?, "webhooks.event")?,
         status_at_ms: uint(get(r, 5, "webhooks.status_at_ms")?, "webhooks.status_at_ms")?,
         attempts: u32::try_from(attempts).unwrap_or(0),
         next_at_ms: uint(get(r, 7, "webhooks.next_at_ms")?, "webhooks.next_at_ms")?,
@@ -619,7 +619,7 @@ impl WriteTx for PgTx<'_, '_> {
              SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM events WHERE message_id = $1",
             vec![
                 p(key),
-                p(status.as_str()),
+                p(webhook_event_name(WebhookEvent::Status(status))),
                 p(int(at_ms)),
                 p(detail.map(str::to_owned)),
             ],
@@ -651,13 +651,13 @@ impl WriteTx for PgTx<'_, '_> {
     ) -> Result<(), StoreError> {
         self.defer(
             "queue webhook",
-            "INSERT INTO webhooks (account_id, message_id, url, status, status_at_ms, \
+            "INSERT INTO webhooks (account_id, message_id, url, event, status_at_ms, \
              next_at_ms, state) VALUES ($1, $2, $3, $4, $5, $5, 'pending')",
             vec![
                 p(int(account.0)),
                 p(id_bytes(id)),
                 p(url.to_owned()),
-                p(status.as_str()),
+                p(webhook_event_name(WebhookEvent::Status(status))),
                 p(int(at_ms)),
             ],
         );

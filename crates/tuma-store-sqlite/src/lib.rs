@@ -18,6 +18,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod checkpoint;
+mod hot;
 mod schema;
 mod sql;
 mod writer;
@@ -31,14 +33,14 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tuma_domain::{ConnectorId, MessageId, Msisdn};
 use tuma_store::apply::{self};
 use tuma_store::{
-    Account, AccountId, AccountStore, ApiKey, ApiKeyHash, InboundRecord, InboundStore,
-    InsertOutcome, MessageRecord, MessageStore, NewMessageRecord, OutboxEntry, ReceiptUpdate,
-    StoreError, Stores, SubmitResult, SuppressionStore, UpdateOutcome, WebhookAttempt,
-    WebhookDelivery, WebhookStore,
+    Account, AccountId, AccountSettings, AccountStore, ApiKey, ApiKeyHash, InboundRecord,
+    InboundStore, InsertOutcome, MessageRecord, MessageStore, NewMessageRecord, OutboxEntry,
+    ReceiptUpdate, StoreError, Stores, SubmitResult, SuppressionStore, UpdateOutcome,
+    WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookStore,
 };
 
 pub use schema::SCHEMA_VERSION;
-use sql::{backend, id_blob, id_from, int, is_unique_violation, uint, SqlTx};
+use sql::{backend, id_blob, id_from, int, is_unique_violation, uint, webhook_event_name, SqlTx};
 use writer::Writer;
 pub use writer::WriterStats;
 
@@ -85,6 +87,8 @@ impl SqliteConfig {
 
 /// The SQLite backend. Dropping the last handle finishes queued writes and closes the file.
 pub struct SqliteStore {
+    // Dropped first: the writer then finishes its queue and closes the database.
+    _checkpointer: checkpoint::Checkpointer,
     writer: Writer,
     readers: ReadPool,
 }
@@ -121,17 +125,25 @@ impl SqliteStore {
             Synchronous::Full => "FULL",
             Synchronous::Normal => "NORMAL",
         };
-        // Each call runs in a savepoint (see `writer`); SQLite keeps the pages a savepoint
-        // may have to restore in a statement journal, a temporary file unless temp_store is
-        // MEMORY. In memory it is a page copy instead of a write syscall per page.
+        // A call grouped with others runs in a savepoint (see `writer`); SQLite keeps the
+        // pages a savepoint may have to restore in a statement journal, a temporary file
+        // unless temp_store is MEMORY. In memory it is a page copy instead of a write
+        // syscall per page.
+        // Checkpoints run on their own thread (see `checkpoint`); the writer's automatic
+        // checkpoint is only a backstop.
         conn.execute_batch(&format!(
-            "PRAGMA synchronous={sync}; PRAGMA temp_store=MEMORY;"
+            "PRAGMA synchronous={sync}; PRAGMA temp_store=MEMORY; \
+             PRAGMA wal_autocheckpoint={};",
+            checkpoint::WRITER_BACKSTOP_PAGES
         ))
         .map_err(open_err)?;
-        conn.set_prepared_statement_cache_capacity(64);
+        // Multi-row statements come in a few sizes each (see `sql::CHUNKS`).
+        conn.set_prepared_statement_cache_capacity(128);
         schema::migrate(&mut conn)?;
         let writer = Writer::start(conn, config.queue_capacity, config.max_jobs_per_commit)?;
+        let checkpointer = checkpoint::Checkpointer::start(&config.path, sync)?;
         Ok(Arc::new(Self {
+            _checkpointer: checkpointer,
             writer,
             readers: ReadPool {
                 path: config.path,
@@ -271,7 +283,7 @@ impl MessageStore for SqliteStore {
         batch: Vec<NewMessageRecord>,
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         self.writer
-            .write(move |conn| batch.iter().map(|m| sql::insert_message(conn, m)).collect())
+            .write_hot(move |conn, hot| sql::insert_messages(conn, hot, &batch))
             .await
     }
 
@@ -330,7 +342,7 @@ impl MessageStore for SqliteStore {
         limit_n: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         self.writer
-            .write(move |c| {
+            .write_hot(move |c, hot| {
                 let due = {
                     let mut s = c
                         .prepare_cached(
@@ -350,7 +362,7 @@ impl MessageStore for SqliteStore {
                 };
                 let mut released = Vec::with_capacity(due.len());
                 for id in due {
-                    if SqlTx::run(c, |tx| apply::release_scheduled(tx, id, now_ms))? {
+                    if SqlTx::run(c, hot, |tx| apply::release_scheduled(tx, id, now_ms))? {
                         let at: Option<i64> = c
                             .prepare_cached("SELECT due_at_ms FROM outbox WHERE message_id = ?1")
                             .and_then(|mut s| s.query_row([&id_blob(id)], |r| r.get(0)).optional())
@@ -369,7 +381,7 @@ impl MessageStore for SqliteStore {
         results: Vec<SubmitResult>,
     ) -> Result<Vec<UpdateOutcome>, StoreError> {
         self.writer
-            .write(move |c| SqlTx::run(c, |tx| apply::submit_results(tx, &results)))
+            .write_hot(move |c, hot| SqlTx::run(c, hot, |tx| apply::submit_results(tx, &results)))
             .await
     }
 
@@ -378,13 +390,15 @@ impl MessageStore for SqliteStore {
         receipts: Vec<ReceiptUpdate>,
     ) -> Result<Vec<UpdateOutcome>, StoreError> {
         self.writer
-            .write(move |c| SqlTx::run(c, |tx| apply::receipts(tx, &receipts)))
+            .write_hot(move |c, hot| SqlTx::run(c, hot, |tx| apply::receipts(tx, &receipts)))
             .await
     }
 
     async fn drop_parked_receipts(&self, before_ms: u64) -> Result<u64, StoreError> {
         self.writer
-            .write(move |c| {
+            .write_hot(move |c, hot| {
+                // Which keys are left is read again when next needed.
+                hot.parked = hot::ParkedKeys::Unknown;
                 c.execute(
                     "DELETE FROM parked_keys WHERE parked_id IN \
                      (SELECT id FROM parked_receipts WHERE at_ms < ?1)",
@@ -409,7 +423,7 @@ impl MessageStore for SqliteStore {
         limit_n: usize,
     ) -> Result<Vec<MessageId>, StoreError> {
         self.writer
-            .write(move |c| {
+            .write_hot(move |c, hot| {
                 let overdue = {
                     let mut s = c
                         .prepare_cached(sql::FIND_OVERDUE)
@@ -426,7 +440,7 @@ impl MessageStore for SqliteStore {
                 };
                 let mut out = Vec::with_capacity(overdue.len());
                 for id in overdue {
-                    if SqlTx::run(c, |tx| apply::expire(tx, id, now_ms))? {
+                    if SqlTx::run(c, hot, |tx| apply::expire(tx, id, now_ms))? {
                         out.push(id);
                     }
                 }
@@ -436,12 +450,20 @@ impl MessageStore for SqliteStore {
     }
 }
 
+/// The columns [`account_row`] reads, in order.
+const ACCOUNT_COLUMNS: &str = "id, name, created_at_ms, callback_url, mo_url";
+
+/// Reads an account row selected with [`ACCOUNT_COLUMNS`].
 fn account_row(r: &rusqlite::Row<'_>) -> Result<Account, StoreError> {
     let get = backend("read account");
     Ok(Account {
         id: AccountId(uint(r.get(0).map_err(&get)?, "accounts.id")?),
         name: r.get(1).map_err(&get)?,
         created_at_ms: uint(r.get(2).map_err(&get)?, "accounts.created_at_ms")?,
+        settings: AccountSettings {
+            callback_url: r.get(3).map_err(&get)?,
+            mo_url: r.get(4).map_err(&get)?,
+        },
     })
 }
 
@@ -487,6 +509,7 @@ impl AccountStore for SqliteStore {
                     id: AccountId(uint(c.last_insert_rowid(), "accounts.id")?),
                     name,
                     created_at_ms: now_ms,
+                    settings: AccountSettings::default(),
                 })
             })
             .await
@@ -496,7 +519,9 @@ impl AccountStore for SqliteStore {
         self.readers
             .read(move |c| {
                 let mut s = c
-                    .prepare_cached("SELECT id, name, created_at_ms FROM accounts WHERE id = ?1")
+                    .prepare_cached(&format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"
+                    ))
                     .map_err(backend("read account"))?;
                 Ok(collect(&mut s, [int(id.0)], "read account", account_row)?
                     .into_iter()
@@ -509,9 +534,40 @@ impl AccountStore for SqliteStore {
         self.readers
             .read(|c| {
                 let mut s = c
-                    .prepare_cached("SELECT id, name, created_at_ms FROM accounts ORDER BY id")
+                    .prepare_cached(&format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"
+                    ))
                     .map_err(backend("list accounts"))?;
                 collect(&mut s, [], "list accounts", account_row)
+            })
+            .await
+    }
+
+    async fn update_account_settings(
+        &self,
+        id: AccountId,
+        settings: AccountSettings,
+    ) -> Result<Account, StoreError> {
+        self.writer
+            .write(move |c| {
+                let mut s = c
+                    .prepare_cached(&format!(
+                        "UPDATE accounts SET callback_url = ?2, mo_url = ?3 WHERE id = ?1 \
+                         RETURNING {ACCOUNT_COLUMNS}"
+                    ))
+                    .map_err(backend("update account settings"))?;
+                collect(
+                    &mut s,
+                    params![int(id.0), settings.callback_url, settings.mo_url],
+                    "update account settings",
+                    account_row,
+                )?
+                .into_iter()
+                .next()
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "account",
+                    value: id.to_string(),
+                })
             })
             .await
     }
@@ -664,12 +720,13 @@ impl InboundStore for SqliteStore {
                 let mut s = c
                     .prepare_cached(
                         "INSERT OR IGNORE INTO inbound (id, account_id, sender, recipient, body, \
-                         connector, received_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         connector, received_at_ms, webhook_url) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )
                     .map_err(backend("insert inbound"))?;
                 let mut stored = 0;
                 for r in &batch {
-                    stored += s
+                    let new = s
                         .execute(params![
                             id_blob(r.id),
                             int(r.account.0),
@@ -678,10 +735,55 @@ impl InboundStore for SqliteStore {
                             r.text,
                             r.connector.as_str(),
                             int(r.received_at_ms),
+                            r.webhook_url,
                         ])
-                        .map_err(backend("insert inbound"))? as u64;
+                        .map_err(backend("insert inbound"))?
+                        > 0;
+                    if !new {
+                        // A redelivered reply: stored (and announced) the first time.
+                        continue;
+                    }
+                    stored += 1;
+                    if let Some(url) = &r.webhook_url {
+                        c.prepare_cached(sql::INSERT_WEBHOOK)
+                            .and_then(|mut w| {
+                                w.execute(params![
+                                    int(r.account.0),
+                                    id_blob(r.id),
+                                    url,
+                                    webhook_event_name(WebhookEvent::Inbound),
+                                    int(r.received_at_ms),
+                                ])
+                            })
+                            .map_err(backend("queue webhook"))?;
+                    }
                 }
                 Ok(stored)
+            })
+            .await
+    }
+
+    async fn get_inbound(
+        &self,
+        account: AccountId,
+        id: MessageId,
+    ) -> Result<Option<InboundRecord>, StoreError> {
+        self.readers
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached(&format!(
+                        "SELECT {} FROM inbound WHERE id = ?1 AND account_id = ?2",
+                        sql::INBOUND_COLUMNS
+                    ))
+                    .map_err(backend("read inbound"))?;
+                Ok(collect(
+                    &mut s,
+                    params![&id_blob(id)[..], int(account.0)],
+                    "read inbound",
+                    sql::inbound_row,
+                )?
+                .into_iter()
+                .next())
             })
             .await
     }
@@ -696,10 +798,11 @@ impl InboundStore for SqliteStore {
             .read(move |c| {
                 let before = before.map(id_blob).unwrap_or([0xFF; 16]);
                 let mut s = c
-                    .prepare_cached(
-                        "SELECT id, account_id, sender, recipient, body, connector, received_at_ms \
-                         FROM inbound WHERE account_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
-                    )
+                    .prepare_cached(&format!(
+                        "SELECT {} FROM inbound WHERE account_id = ?1 AND id < ?2 \
+                         ORDER BY id DESC LIMIT ?3",
+                        sql::INBOUND_COLUMNS
+                    ))
                     .map_err(backend("list inbound"))?;
                 collect(
                     &mut s,

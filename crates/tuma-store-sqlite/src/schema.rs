@@ -10,7 +10,11 @@ use tuma_store::StoreError;
 use crate::sql::backend;
 
 /// The migrations, in order.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_settings_inbound_webhooks.sql"),
+    include_str!("migrations/0003_message_row_status.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -225,3 +225,346 @@ async fn merged_segment_writes_and_cached_messages_reach_the_disk() {
         .unwrap()
         .is_empty());
 }
+
+/// A version-1 database (before account settings and reply webhooks) is upgraded in place:
+/// its rows read back with the new fields empty and its queued status webhooks intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../src/migrations/0001_initial.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1);
+             INSERT INTO accounts (id, name, created_at_ms) VALUES (1, 'acme', 5);
+             INSERT INTO inbound (id, account_id, sender, recipient, body, connector,
+                 received_at_ms) VALUES (x'00000000000000000000000000000007', 1, 254700000001,
+                 '22384', 'hi', 'smsc-a', 9);
+             INSERT INTO webhooks (account_id, message_id, url, status, status_at_ms,
+                 next_at_ms, state) VALUES (1, x'00000000000000000000000000000007',
+                 'https://example.com/a', 'delivered', 10, 10, 'pending');",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+    let s = store.stores();
+    let account = s.accounts.get_account(AccountId(1)).await.unwrap().unwrap();
+    assert_eq!(account.settings, tuma_store::AccountSettings::default());
+    let reply = s
+        .inbound
+        .get_inbound(AccountId(1), tuma_domain::MessageId::from_u128(7))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((reply.text.as_str(), reply.webhook_url), ("hi", None));
+    let hooks = s.webhooks.claim_due_webhooks(10, 1_000, 10).await.unwrap();
+    assert_eq!(
+        hooks.iter().map(|h| h.event).collect::<Vec<_>>(),
+        [tuma_store::WebhookEvent::Status(
+            tuma_domain::MessageStatus::Delivered
+        )]
+    );
+}
+
+/// The writer's cache (messages, SMSC id keys) is only a shortcut: after a restart, with
+/// an empty cache, receipts still find their messages through the database, by the TLV id
+/// or by the decimal text id (the `n:` key this backend derives from the `s:` row), and
+/// the events go on from where they were, details intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_after_a_restart_find_their_messages_in_the_database() {
+    use smpp::MessageState;
+    use tuma_domain::{ConnectorId, MessageStatus, SegmentStatus};
+    use tuma_store::{ReceiptUpdate, SubmitOutcomeRecord, SubmitResult, UpdateOutcome};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let connector = ConnectorId::parse("smsc-a").unwrap();
+    {
+        let store = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+        let s = store.stores();
+        s.messages
+            .insert_batch(vec![message(1, 1), message(2, 2), message(3, 1)])
+            .await
+            .unwrap();
+        let submit = |n: u64, segment: u8, smsc_id: &str| SubmitResult {
+            message: id(n),
+            segment,
+            connector: connector.clone(),
+            at_ms: 7,
+            outcome: SubmitOutcomeRecord::Accepted {
+                smsc_id: smsc_id.into(),
+            },
+        };
+        s.messages
+            .record_submit_results(vec![
+                // 0x38601fa = 59113978: hex with a letter, so also keyed by its value.
+                submit(1, 0, "038601FA"),
+                submit(2, 0, "b0"),
+                submit(2, 1, "b1"),
+                // All digits: no numeric key.
+                submit(3, 0, "10"),
+            ])
+            .await
+            .unwrap();
+    }
+    let store = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+    let s = store.stores();
+    let receipt = |protocol: Option<&str>, text: Option<&str>, detail: &str| ReceiptUpdate {
+        connector: connector.clone(),
+        protocol_id: protocol.map(Into::into),
+        text_id: text.map(Into::into),
+        state: MessageState::Delivered,
+        detail: Some(detail.into()),
+        error: None,
+        at_ms: 9,
+    };
+    let out = s
+        .messages
+        .record_receipts(vec![
+            // Text id only, in decimal: found through the numeric key.
+            receipt(None, Some("0059113978"), "a\\b\nc\r"),
+            receipt(Some("B1"), None, "x"),
+            // 16 is 0x10, but "10" was an all-digit id: no numeric match, parked.
+            receipt(None, Some("16"), "y"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            UpdateOutcome::Changed {
+                message: id(1),
+                segment: 0,
+                message_status: Some(MessageStatus::Delivered)
+            },
+            UpdateOutcome::Changed {
+                message: id(2),
+                segment: 1,
+                message_status: None
+            },
+            UpdateOutcome::Parked,
+        ]
+    );
+    let m = s.messages.get(AccountId(1), id(1)).await.unwrap().unwrap();
+    assert_eq!(
+        m.events
+            .iter()
+            .map(|e| (e.status, e.detail.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            (MessageStatus::Accepted, None),
+            (MessageStatus::Submitted, None),
+            (MessageStatus::Delivered, Some("a\\b\nc\r")),
+        ]
+    );
+    assert_eq!(
+        (m.segments[0].status, m.segments[0].smsc_id.as_deref()),
+        (SegmentStatus::Delivered, Some("038601FA"))
+    );
+    let two = s.messages.get(AccountId(1), id(2)).await.unwrap().unwrap();
+    assert_eq!(
+        two.segments.iter().map(|g| g.status).collect::<Vec<_>>(),
+        [SegmentStatus::Submitted, SegmentStatus::Delivered]
+    );
+    assert_eq!(two.status, MessageStatus::Submitted);
+}
+
+/// A version-2 database's status-path rows (segment 0 in `segments`, events in `events`,
+/// both id keys in `smsc_keys`, the expiry index on `status`) move to the version-3 layout:
+/// the message reads back the same, a receipt by the decimal text id finds it, events go on
+/// numbering after the old ones, and expiry still finds unfinished messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_status_path_is_upgraded() {
+    use smpp::MessageState;
+    use tuma_domain::{ConnectorId, MessageStatus, SegmentStatus};
+    use tuma_store::ReceiptUpdate;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    {
+        // Version 2 exactly as earlier builds left it, written through them: the two
+        // messages are inserted by version-2 SQL, their status rows by hand.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../src/migrations/0001_initial.sql"))
+            .unwrap();
+        conn.execute_batch(include_str!(
+            "../src/migrations/0002_settings_inbound_webhooks.sql"
+        ))
+        .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1), (2);",
+        )
+        .unwrap();
+        for (n, status) in [(1u64, "submitted"), (2, "accepted")] {
+            let m = message(n, 1);
+            conn.execute(
+                "INSERT INTO messages (id, account_id, recipient, sender, body, encoding, \
+                 status, initial_status, segment_count, connector, multipart, created_at_ms, \
+                 expires_at_ms) VALUES (?1, 1, ?2, 'MyShop', 'hi', 'gsm7', ?3, 'accepted', 1, \
+                 'smsc-a', 'all_delivered', ?4, ?5)",
+                rusqlite::params![
+                    &m.id.to_bytes()[..],
+                    m.to.as_u64() as i64,
+                    status,
+                    m.created_at_ms as i64,
+                    m.expires_at_ms as i64
+                ],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO segments (message_id, idx, status, smsc_id) \
+             VALUES (?1, 0, 'submitted', '038601FA')",
+            [&id(1).to_bytes()[..]],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO events (message_id, seq, status, at_ms) VALUES (?1, 1, 'submitted', 7)",
+            [&id(1).to_bytes()[..]],
+        )
+        .unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO smsc_keys (connector, key, message_id, idx) VALUES \
+             ('smsc-a', 's:38601fa', x'{hex}', 0), ('smsc-a', 'n:59113978', x'{hex}', 0);",
+            hex = id(1)
+                .to_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ))
+        .unwrap();
+    }
+    let store = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+    let s = store.stores();
+    let m = s.messages.get(AccountId(1), id(1)).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            m.status,
+            m.segments[0].status,
+            m.segments[0].smsc_id.as_deref()
+        ),
+        (
+            MessageStatus::Submitted,
+            SegmentStatus::Submitted,
+            Some("038601FA")
+        )
+    );
+    let out = s
+        .messages
+        .record_receipts(vec![ReceiptUpdate {
+            connector: ConnectorId::parse("smsc-a").unwrap(),
+            protocol_id: None,
+            text_id: Some("0059113978".into()),
+            state: MessageState::Delivered,
+            detail: None,
+            error: None,
+            at_ms: 9,
+        }])
+        .await
+        .unwrap();
+    assert!(
+        matches!(out[0], tuma_store::UpdateOutcome::Changed { .. }),
+        "{out:?}"
+    );
+    let m = s.messages.get(AccountId(1), id(1)).await.unwrap().unwrap();
+    assert_eq!(
+        m.events
+            .iter()
+            .map(|e| (e.status, e.at_ms))
+            .collect::<Vec<_>>(),
+        [
+            (MessageStatus::Accepted, m.created_at_ms),
+            (MessageStatus::Submitted, 7),
+            (MessageStatus::Delivered, 9)
+        ]
+    );
+    // Message 2 is still accepted, hence unfinished: expiry finds it.
+    let expired = s
+        .messages
+        .expire_overdue(u64::MAX / 2, 10, 10)
+        .await
+        .unwrap();
+    assert_eq!(expired, [id(2)]);
+}
+
+/// The writer remembers which keys receipts are parked under (so submit results need not
+/// ask the table): a receipt parked after that memory was loaded is still found by its
+/// submit result, and so is one parked before a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_receipts_are_found_after_the_parked_keys_were_loaded_and_after_a_restart() {
+    use smpp::MessageState;
+    use tuma_domain::{ConnectorId, MessageStatus};
+    use tuma_store::{ReceiptUpdate, SubmitOutcomeRecord, SubmitResult, UpdateOutcome};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let connector = ConnectorId::parse("smsc-a").unwrap();
+    let submit = |n: u64, smsc_id: &str| SubmitResult {
+        message: id(n),
+        segment: 0,
+        connector: connector.clone(),
+        at_ms: 7,
+        outcome: SubmitOutcomeRecord::Accepted {
+            smsc_id: smsc_id.into(),
+        },
+    };
+    let receipt = |smsc_id: &str| ReceiptUpdate {
+        connector: connector.clone(),
+        protocol_id: Some(smsc_id.into()),
+        text_id: None,
+        state: MessageState::Delivered,
+        detail: None,
+        error: None,
+        at_ms: 9,
+    };
+    let delivered = |n: u64| UpdateOutcome::Changed {
+        message: id(n),
+        segment: 0,
+        message_status: Some(MessageStatus::Delivered),
+    };
+    {
+        let store = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+        let s = store.stores();
+        s.messages
+            .insert_batch(vec![message(1, 1), message(2, 1), message(3, 1)])
+            .await
+            .unwrap();
+        // Loads the (empty) parked keys.
+        s.messages
+            .record_submit_results(vec![submit(1, "a1")])
+            .await
+            .unwrap();
+        // Parked after the load, then matched.
+        let out = s
+            .messages
+            .record_receipts(vec![receipt("b2")])
+            .await
+            .unwrap();
+        assert_eq!(out, [UpdateOutcome::Parked]);
+        let out = s
+            .messages
+            .record_submit_results(vec![submit(2, "b2")])
+            .await
+            .unwrap();
+        assert_eq!(out, [delivered(2)]);
+        // Parked, then the store closes.
+        let out = s
+            .messages
+            .record_receipts(vec![receipt("c3")])
+            .await
+            .unwrap();
+        assert_eq!(out, [UpdateOutcome::Parked]);
+    }
+    let store = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+    let s = store.stores();
+    let out = s
+        .messages
+        .record_submit_results(vec![submit(3, "c3")])
+        .await
+        .unwrap();
+    assert_eq!(out, [delivered(3)]);
+}

@@ -140,9 +140,14 @@ pub fn receipt_keys(receipt: &ReceiptUpdate) -> Vec<String> {
     for k in ids.iter().flatten().filter_map(|k| k.number()) {
         keys.push(key_string(k));
     }
-    let mut seen = std::collections::HashSet::new();
-    keys.retain(|k| seen.insert(k.clone()));
-    keys
+    // At most four keys: a linear check beats hashing (this runs for every receipt).
+    let mut unique: Vec<String> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !unique.contains(&k) {
+            unique.push(k);
+        }
+    }
+    unique
 }
 
 /// Checks what every backend checks before storing a message.

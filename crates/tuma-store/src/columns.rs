@@ -4,7 +4,7 @@
 
 use tuma_domain::{ConnectorId, MessageId, MessageStatus, Msisdn, SegmentStatus};
 
-use crate::records::{segment_status_from_name, WebhookAttemptResult};
+use crate::records::{segment_status_from_name, WebhookAttemptResult, WebhookEvent};
 use crate::{ErrorInfo, StoreError};
 
 /// SQL integers are signed 64-bit; times and counts beyond `i64::MAX` saturate (only
@@ -82,4 +82,21 @@ pub fn webhook_attempt_columns(
         }
         WebhookAttemptResult::GiveUp { error } => ("failed", None, Some(error.as_str())),
     }
+}
+
+/// The stored name of a webhook's event: the status's name, or `inbound` for a reply (no
+/// status has that name).
+pub fn webhook_event_name(event: WebhookEvent) -> &'static str {
+    match event {
+        WebhookEvent::Status(status) => status.as_str(),
+        WebhookEvent::Inbound => "inbound",
+    }
+}
+
+/// A webhook's event stored by [`webhook_event_name`].
+pub fn webhook_event(name: &str, what: &'static str) -> Result<WebhookEvent, StoreError> {
+    if name == "inbound" {
+        return Ok(WebhookEvent::Inbound);
+    }
+    message_status(name, what).map(WebhookEvent::Status)
 }

@@ -23,9 +23,9 @@ use tuma_domain::{
 
 use crate::ports::Stores;
 use crate::records::{
-    AccountId, ApiKeyHash, ErrorInfo, Idempotency, InboundRecord, InsertOutcome, NewMessageRecord,
-    ReceiptUpdate, SubmitOutcomeRecord, SubmitResult, UpdateOutcome, WebhookAttempt,
-    WebhookAttemptResult, WebhookState,
+    AccountId, AccountSettings, ApiKeyHash, ErrorInfo, Idempotency, InboundRecord, InsertOutcome,
+    NewMessageRecord, ReceiptUpdate, SubmitOutcomeRecord, SubmitResult, UpdateOutcome,
+    WebhookAttempt, WebhookAttemptResult, WebhookEvent, WebhookState,
 };
 use crate::StoreError;
 
@@ -97,7 +97,10 @@ macro_rules! conformance_tests {
             webhook_queue,
             suppression,
             inbound,
+            inbound_webhooks,
+            get_inbound,
             accounts_and_keys,
+            account_settings,
             concurrent_inserts,
         );
     };
@@ -741,8 +744,11 @@ pub async fn repeated_and_contradicting_receipts(s: &Stores) {
         .await
         .unwrap();
     assert_eq!(
-        hooks.iter().map(|h| h.status).collect::<Vec<_>>(),
-        [MessageStatus::Submitted, MessageStatus::Delivered]
+        hooks.iter().map(|h| h.event).collect::<Vec<_>>(),
+        [
+            WebhookEvent::Status(MessageStatus::Submitted),
+            WebhookEvent::Status(MessageStatus::Delivered)
+        ]
     );
 
     // Expired, then a late DELIVRD: delivered.
@@ -945,7 +951,7 @@ pub async fn webhook_queue(s: &Stores) {
             .map(|w| (
                 w.message,
                 w.url.as_str(),
-                w.status,
+                w.event,
                 w.status_at_ms,
                 w.attempts
             ))
@@ -954,14 +960,14 @@ pub async fn webhook_queue(s: &Stores) {
             (
                 id(1),
                 "https://example.com/a",
-                MessageStatus::Submitted,
+                WebhookEvent::Status(MessageStatus::Submitted),
                 T0 + 1_000,
                 0
             ),
             (
                 id(2),
                 "https://example.com/b",
-                MessageStatus::Submitted,
+                WebhookEvent::Status(MessageStatus::Submitted),
                 T0 + 1_500,
                 0
             ),
@@ -1103,6 +1109,7 @@ pub async fn inbound(s: &Stores) {
         text: format!("reply {n} ✓"),
         connector: connector("smsc-a"),
         received_at_ms: T0 + n,
+        webhook_url: None,
     };
     let batch = vec![mo(1, ACCOUNT), mo(2, OTHER), mo(3, ACCOUNT), mo(4, ACCOUNT)];
     assert_eq!(s.inbound.insert_inbound(batch.clone()).await.unwrap(), 4);
@@ -1126,6 +1133,175 @@ pub async fn inbound(s: &Stores) {
         s.inbound.list_inbound(OTHER, None, 10).await.unwrap(),
         [mo(2, OTHER)]
     );
+}
+
+fn reply(n: u64, account: AccountId, webhook_url: Option<&str>) -> InboundRecord {
+    InboundRecord {
+        id: id(n),
+        account,
+        from: number(n),
+        to: "22384".into(),
+        text: format!("reply {n}"),
+        connector: connector("smsc-a"),
+        received_at_ms: T0 + n,
+        webhook_url: webhook_url.map(Into::into),
+    }
+}
+
+/// A stored reply with a `webhook_url` queues one `Inbound` delivery, due when it arrived;
+/// one without a URL queues none, and a redelivered reply queues nothing again.
+pub async fn inbound_webhooks(s: &Stores) {
+    let url = "https://example.com/mo";
+    let first = vec![
+        reply(10, ACCOUNT, Some(url)),
+        reply(20, OTHER, None),
+        reply(30, OTHER, Some("https://example.com/other")),
+    ];
+    assert_eq!(s.inbound.insert_inbound(first).await.unwrap(), 3);
+    // Due at the reply's arrival, not before.
+    assert!(s
+        .webhooks
+        .claim_due_webhooks(T0 + 9, 1, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let lease = 60_000;
+    let claimed = s
+        .webhooks
+        .claim_due_webhooks(T0 + 10, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    let hook = &claimed[0];
+    assert_eq!(
+        (
+            hook.account,
+            hook.message,
+            hook.url.as_str(),
+            hook.event,
+            hook.status_at_ms,
+            hook.attempts,
+            hook.next_at_ms,
+            hook.state,
+        ),
+        (
+            ACCOUNT,
+            id(10),
+            url,
+            WebhookEvent::Inbound,
+            T0 + 10,
+            0,
+            T0 + 10 + lease,
+            WebhookState::Pending,
+        )
+    );
+
+    // id(10) again (a redelivered deliver_sm) and a new reply: only the new one is stored
+    // and announced.
+    assert_eq!(
+        s.inbound
+            .insert_inbound(vec![
+                reply(10, ACCOUNT, Some(url)),
+                reply(40, ACCOUNT, Some(url))
+            ])
+            .await
+            .unwrap(),
+        1
+    );
+    // Long after every lease: each stored reply with a URL has exactly one delivery.
+    let all = s
+        .webhooks
+        .claim_due_webhooks(T0 + 10_000_000, lease, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|w| (w.message, w.event, w.account))
+            .collect::<Vec<_>>(),
+        [
+            (id(10), WebhookEvent::Inbound, ACCOUNT),
+            (id(30), WebhookEvent::Inbound, OTHER),
+            (id(40), WebhookEvent::Inbound, ACCOUNT),
+        ]
+    );
+    assert_eq!(all[0].id, hook.id);
+}
+
+/// One reply by id, only for its own account; its webhook URL is kept.
+pub async fn get_inbound(s: &Stores) {
+    let mine = reply(1, ACCOUNT, Some("https://example.com/mo"));
+    let theirs = reply(2, OTHER, None);
+    assert_eq!(
+        s.inbound
+            .insert_inbound(vec![mine.clone(), theirs.clone()])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.inbound.get_inbound(ACCOUNT, id(1)).await.unwrap(),
+        Some(mine)
+    );
+    assert_eq!(
+        s.inbound.get_inbound(OTHER, id(2)).await.unwrap(),
+        Some(theirs)
+    );
+    assert_eq!(s.inbound.get_inbound(OTHER, id(1)).await.unwrap(), None);
+    assert_eq!(s.inbound.get_inbound(ACCOUNT, id(2)).await.unwrap(), None);
+    assert_eq!(s.inbound.get_inbound(ACCOUNT, id(3)).await.unwrap(), None);
+}
+
+/// Settings start empty, are replaced whole and read back everywhere; an unknown account
+/// is `NotFound`.
+pub async fn account_settings(s: &Stores) {
+    let a = s.accounts.create_account("acme", T0).await.unwrap();
+    let b = s.accounts.create_account("globex", T0 + 1).await.unwrap();
+    assert_eq!(a.settings, AccountSettings::default());
+    let both = AccountSettings {
+        callback_url: Some("https://acme.example/status".into()),
+        mo_url: Some("https://acme.example/mo".into()),
+    };
+    let updated = s
+        .accounts
+        .update_account_settings(a.id, both.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.id, updated.name.as_str(), updated.created_at_ms),
+        (a.id, "acme", T0)
+    );
+    assert_eq!(updated.settings, both);
+    assert_eq!(
+        s.accounts.get_account(a.id).await.unwrap(),
+        Some(updated.clone())
+    );
+    // The other account is untouched.
+    assert_eq!(s.accounts.get_account(b.id).await.unwrap(), Some(b.clone()));
+    // Replaced whole: a missing URL clears the stored one.
+    let mo_only = AccountSettings {
+        callback_url: None,
+        mo_url: Some("https://acme.example/mo2".into()),
+    };
+    let again = s
+        .accounts
+        .update_account_settings(a.id, mo_only.clone())
+        .await
+        .unwrap();
+    assert_eq!(again.settings, mo_only);
+    assert_eq!(
+        s.accounts.list_accounts().await.unwrap(),
+        [again.clone(), b.clone()]
+    );
+    assert_eq!(
+        s.accounts
+            .update_account_settings(AccountId(999), both)
+            .await,
+        Err(StoreError::NotFound {
+            what: "account",
+            value: "999".into()
+        })
+    );
+    assert_eq!(s.accounts.get_account(AccountId(999)).await.unwrap(), None);
 }
 
 /// Accounts have unique names; keys are found by hash until revoked.

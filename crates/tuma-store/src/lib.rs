@@ -29,10 +29,10 @@ pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use ports::{AccountStore, InboundStore, MessageStore, Stores, SuppressionStore, WebhookStore};
 pub use records::{
-    Account, AccountId, ApiKey, ApiKeyHash, ErrorInfo, Idempotency, InboundRecord, InsertOutcome,
-    MessageRecord, NewMessageRecord, OutboxEntry, ReceiptUpdate, SegmentRecord, StatusEvent,
-    SubmitOutcomeRecord, SubmitResult, UpdateOutcome, WebhookAttempt, WebhookAttemptResult,
-    WebhookDelivery, WebhookState,
+    Account, AccountId, AccountSettings, ApiKey, ApiKeyHash, ErrorInfo, Idempotency, InboundRecord,
+    InsertOutcome, MessageRecord, NewMessageRecord, OutboxEntry, ReceiptUpdate, SegmentRecord,
+    StatusEvent, SubmitOutcomeRecord, SubmitResult, UpdateOutcome, WebhookAttempt,
+    WebhookAttemptResult, WebhookDelivery, WebhookEvent, WebhookState,
 };
 
 #[cfg(test)]

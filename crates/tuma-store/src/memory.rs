@@ -15,9 +15,10 @@ use crate::ports::{
     AccountStore, InboundStore, MessageStore, Stores, SuppressionStore, WebhookStore,
 };
 use crate::records::{
-    Account, AccountId, ApiKey, ApiKeyHash, ErrorInfo, InboundRecord, InsertOutcome, MessageRecord,
-    NewMessageRecord, OutboxEntry, ReceiptUpdate, SegmentRecord, StatusEvent, SubmitResult,
-    UpdateOutcome, WebhookAttempt, WebhookAttemptResult, WebhookDelivery, WebhookState,
+    Account, AccountId, AccountSettings, ApiKey, ApiKeyHash, ErrorInfo, InboundRecord,
+    InsertOutcome, MessageRecord, NewMessageRecord, OutboxEntry, ReceiptUpdate, SegmentRecord,
+    StatusEvent, SubmitResult, UpdateOutcome, WebhookAttempt, WebhookAttemptResult,
+    WebhookDelivery, WebhookEvent, WebhookState,
 };
 
 /// The in-memory backend. Cheap to create; clone the `Arc` to share.
@@ -213,7 +214,7 @@ impl WriteTx for State {
                 account,
                 message: id,
                 url: url.to_owned(),
-                status,
+                event: WebhookEvent::Status(status),
                 status_at_ms: at_ms,
                 attempts: 0,
                 next_at_ms: at_ms,
@@ -478,6 +479,7 @@ impl AccountStore for MemoryStore {
             id,
             name: name.to_owned(),
             created_at_ms: now_ms,
+            settings: AccountSettings::default(),
         };
         st.accounts.insert(id, account.clone());
         Ok(account)
@@ -489,6 +491,23 @@ impl AccountStore for MemoryStore {
 
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
         Ok(self.lock().accounts.values().cloned().collect())
+    }
+
+    async fn update_account_settings(
+        &self,
+        id: AccountId,
+        settings: AccountSettings,
+    ) -> Result<Account, StoreError> {
+        let mut st = self.lock();
+        let account = st
+            .accounts
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::NotFound {
+                what: "account",
+                value: id.to_string(),
+            })?;
+        account.settings = settings;
+        Ok(account.clone())
     }
 
     async fn add_api_key(
@@ -569,12 +588,44 @@ impl InboundStore for MemoryStore {
         let mut st = self.lock();
         let mut stored = 0;
         for r in batch {
-            if let std::collections::btree_map::Entry::Vacant(slot) = st.inbound.entry(r.id) {
-                slot.insert(r);
-                stored += 1;
+            if st.inbound.contains_key(&r.id) {
+                continue;
             }
+            if let Some(url) = &r.webhook_url {
+                let next = st.webhooks.keys().next_back().map_or(1, |k| k + 1);
+                st.webhooks.insert(
+                    next,
+                    WebhookDelivery {
+                        id: next,
+                        account: r.account,
+                        message: r.id,
+                        url: url.clone(),
+                        event: WebhookEvent::Inbound,
+                        status_at_ms: r.received_at_ms,
+                        attempts: 0,
+                        next_at_ms: r.received_at_ms,
+                        last_error: None,
+                        state: WebhookState::Pending,
+                    },
+                );
+            }
+            st.inbound.insert(r.id, r);
+            stored += 1;
         }
         Ok(stored)
+    }
+
+    async fn get_inbound(
+        &self,
+        account: AccountId,
+        id: MessageId,
+    ) -> Result<Option<InboundRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .inbound
+            .get(&id)
+            .filter(|r| r.account == account)
+            .cloned())
     }
 
     async fn list_inbound(

@@ -11,9 +11,9 @@ use tuma_domain::{ConnectorId, MessageId, Msisdn};
 
 use crate::error::StoreError;
 use crate::records::{
-    Account, AccountId, ApiKey, ApiKeyHash, InboundRecord, InsertOutcome, MessageRecord,
-    NewMessageRecord, OutboxEntry, ReceiptUpdate, SubmitResult, UpdateOutcome, WebhookAttempt,
-    WebhookDelivery,
+    Account, AccountId, AccountSettings, ApiKey, ApiKeyHash, InboundRecord, InsertOutcome,
+    MessageRecord, NewMessageRecord, OutboxEntry, ReceiptUpdate, SubmitResult, UpdateOutcome,
+    WebhookAttempt, WebhookDelivery,
 };
 
 /// Messages, their segments, outbox, receipts index and events.
@@ -102,6 +102,14 @@ pub trait AccountStore: Send + Sync {
     /// Every account, by id.
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError>;
 
+    /// Replaces an account's settings and returns the account ([`StoreError::NotFound`] if
+    /// there is no such account).
+    async fn update_account_settings(
+        &self,
+        id: AccountId,
+        settings: AccountSettings,
+    ) -> Result<Account, StoreError>;
+
     /// Adds a key (by its hash) to an existing account ([`StoreError::NotFound`] otherwise;
     /// [`StoreError::AlreadyExists`] if the hash is already stored).
     async fn add_api_key(
@@ -146,8 +154,17 @@ pub trait SuppressionStore: Send + Sync {
 #[async_trait]
 pub trait InboundStore: Send + Sync {
     /// Stores replies (ids must be new; a taken id is skipped: a redelivered `deliver_sm`
-    /// is stored once). Returns how many were stored.
+    /// is stored once) and, for each stored one with a `webhook_url`, queues a webhook
+    /// delivery (`WebhookEvent::Inbound`, due at once) in the same transaction. Returns how
+    /// many were stored.
     async fn insert_inbound(&self, batch: Vec<InboundRecord>) -> Result<u64, StoreError>;
+
+    /// One reply of `account`.
+    async fn get_inbound(
+        &self,
+        account: AccountId,
+        id: MessageId,
+    ) -> Result<Option<InboundRecord>, StoreError>;
 
     /// An account's replies, newest first, with ids below `before` (for paging).
     async fn list_inbound(

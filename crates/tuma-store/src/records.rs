@@ -30,6 +30,17 @@ pub struct Account {
     pub name: String,
     /// Creation time.
     pub created_at_ms: u64,
+    /// Settings the account's owner can change.
+    pub settings: AccountSettings,
+}
+
+/// An account's own settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountSettings {
+    /// Where status changes of messages sent without a `callback_url` are POSTed.
+    pub callback_url: Option<String>,
+    /// Where replies (MO messages) are POSTed.
+    pub mo_url: Option<String>,
 }
 
 /// A hash of an API key (the HTTP layer hashes; the store never sees a key in clear).
@@ -322,6 +333,9 @@ pub struct InboundRecord {
     pub connector: ConnectorId,
     /// Arrival time.
     pub received_at_ms: u64,
+    /// When set, storing the reply also queues a webhook delivery
+    /// ([`WebhookEvent::Inbound`]) to this URL in the same transaction.
+    pub webhook_url: Option<String>,
 }
 
 /// A webhook call waiting to be made, or made.
@@ -331,13 +345,13 @@ pub struct WebhookDelivery {
     pub id: u64,
     /// The message's account.
     pub account: AccountId,
-    /// The message.
+    /// The message (for [`WebhookEvent::Inbound`]: the reply's id).
     pub message: MessageId,
     /// Where to POST.
     pub url: String,
-    /// The status it reports.
-    pub status: MessageStatus,
-    /// When the status changed.
+    /// What it reports.
+    pub event: WebhookEvent,
+    /// When the status changed (or the reply arrived).
     pub status_at_ms: u64,
     /// Attempts made so far.
     pub attempts: u32,
@@ -347,6 +361,15 @@ pub struct WebhookDelivery {
     pub last_error: Option<String>,
     /// Where it is.
     pub state: WebhookState,
+}
+
+/// What a webhook delivery reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WebhookEvent {
+    /// A message's status changed to this.
+    Status(MessageStatus),
+    /// A reply arrived (its [`InboundRecord`] has the delivery's `message` id).
+    Inbound,
 }
 
 /// Where a webhook delivery is.

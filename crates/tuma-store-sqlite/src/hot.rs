@@ -1,0 +1,232 @@
+//! The writer thread's cache: what the status path would otherwise read back from the
+//! database for every submit result and receipt.
+//!
+//! - **Live messages**: a message's status, segment statuses, multipart policy, callback
+//!   URL, next event number, and whether it still has an outbox entry and an error. Filled
+//!   at intake (the writer knows everything about a message it just inserted) and by
+//!   loads; updated by every write of the status path; a message leaves when a call leaves
+//!   it final (a later receipt for it reads the database again).
+//! - **SMSC id keys**: `(connector, key) -> (message, segment)`, filled by submit results
+//!   and consulted by receipts before the `smsc_keys` table (which stays the truth, for
+//!   restarts and for keys the cache has forgotten). A message's keys leave with it when a
+//!   call leaves it final: a late repeat of its receipt reads the table.
+//!
+//! Only the writer thread touches it, inside its transactions. Anything that may have
+//! changed the database differently from the cache (a job rolled back to its savepoint, a
+//! failed commit) clears it all: it is a shortcut, never the truth. Both maps are bounded
+//! by [`Generations`]: the oldest entries go first. It assumes this store is the database
+//! file's only writer (the writer thread is), as everything else in this backend does.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use tuma_domain::{ConnectorId, MessageId};
+use tuma_store::apply::LiveMessage;
+
+/// Live messages kept at most (two generations of half this).
+pub(crate) const LIVE_MAX: usize = 1 << 20;
+/// SMSC id keys kept at most (two generations of half this): the keys of up to a million
+/// submissions waiting for their receipt (one key each, see `sql::number_as_normalised`).
+pub(crate) const KEYS_MAX: usize = 1 << 20;
+
+/// What the status path knows about a message (see the module docs).
+#[derive(Debug, Clone)]
+pub(crate) struct HotMessage {
+    /// The algorithms' view.
+    pub live: LiveMessage,
+    /// The `seq` of its last stored event (0: only the initial status).
+    pub last_seq: u32,
+    /// Whether its outbox row exists.
+    pub outbox: bool,
+    /// Whether its error is set (the first one stands).
+    pub has_error: bool,
+    /// The key cache entries its submissions added (removed with it when it is final).
+    pub keys: Vec<(ConnectorId, Box<str>)>,
+}
+
+/// The cache (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Hot {
+    pub live: Generations<MessageId, HotMessage>,
+    pub keys: Generations<(ConnectorId, Box<str>), (MessageId, u8)>,
+    /// The keys receipts are parked under, when known (see [`ParkedKeys`]).
+    pub parked: ParkedKeys,
+    /// The message-row `UPDATE` statements built so far, by the set of columns they set
+    /// (see `sql::MessageWrite`); not state, never cleared.
+    pub update_sql: [Option<String>; 64],
+}
+
+impl Default for Hot {
+    fn default() -> Self {
+        Self {
+            live: Generations::new(LIVE_MAX),
+            keys: Generations::new(KEYS_MAX),
+            parked: ParkedKeys::Unknown,
+            update_sql: std::array::from_fn(|_| None),
+        }
+    }
+}
+
+impl Hot {
+    /// Forgets everything.
+    pub(crate) fn clear(&mut self) {
+        self.live.clear();
+        self.keys.clear();
+        self.parked = ParkedKeys::Unknown;
+    }
+}
+
+/// Parked keys kept in memory at most; past this, every submit result asks the database.
+pub(crate) const PARKED_MAX: usize = 1 << 20;
+
+/// What the writer knows about the `parked_keys` table: every submit result asks whether a
+/// receipt is parked under one of its keys, and almost never is one. The set may hold keys
+/// whose receipts were taken meanwhile (they cost one lookup in the table, which finds
+/// nothing), never miss a parked one: `park` adds to it, and it is reloaded after
+/// `drop_parked_receipts` and whenever the cache is cleared.
+#[derive(Debug)]
+pub(crate) enum ParkedKeys {
+    /// Not loaded (at start, after a drop or a rollback).
+    Unknown,
+    /// A superset of the parked `(connector, key)`s.
+    Known(std::collections::HashSet<(ConnectorId, Box<str>), BuildHasherDefault<FastHasher>>),
+    /// More than [`PARKED_MAX`]: ask the table.
+    TooMany,
+}
+
+/// A fast non-cryptographic hash (the FxHash mix): SipHash was a visible part of the
+/// writer's profile. The keys are our own message ids and the SMSC's ids: an SMSC that
+/// wanted to slow its own gateway's cache down could only make it slower, not wrong.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_u128(&mut self, i: u128) {
+        self.add(i as u64);
+        self.add((i >> 64) as u64);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// A map bounded to about `max` entries that drops its oldest half when full: entries go
+/// into the current generation; when it holds `max / 2`, it becomes the old one (the
+/// previous old one is dropped). A hit in the old generation moves the entry back to the
+/// current one. O(1) per operation, no per-entry bookkeeping.
+#[derive(Debug)]
+pub(crate) struct Generations<K, V> {
+    current: FastMap<K, V>,
+    old: FastMap<K, V>,
+    half: usize,
+}
+
+impl<K: Hash + Eq, V> Generations<K, V> {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            current: FastMap::default(),
+            old: FastMap::default(),
+            half: (max / 2).max(1),
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        if !self.current.contains_key(key) {
+            let (k, v) = self.old.remove_entry(key)?;
+            self.insert(k, v);
+        }
+        self.current.get_mut(key)
+    }
+
+    /// Inserts or replaces. An older value left in the old generation is shadowed by this
+    /// one (lookups try the current generation first) and goes with its generation.
+    pub(crate) fn insert(&mut self, key: K, value: V) {
+        if self.current.len() >= self.half {
+            self.old = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key, value);
+    }
+
+    /// Removes and returns the entry (from both generations: an older value shadowed by
+    /// the current one must not come back).
+    pub(crate) fn take(&mut self, key: &K) -> Option<V> {
+        let current = self.current.remove(key);
+        let old = self.old.remove(key);
+        current.or(old)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.current = FastMap::default();
+        self.old = FastMap::default();
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.current.len() + self.old.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generations_keep_recent_entries_and_stay_bounded() {
+        let mut g = Generations::new(4);
+        for k in 0..10u32 {
+            g.insert(k, k * 10);
+        }
+        assert!(g.len() <= 4, "{}", g.len());
+        // The newest two are in the current generation, the two before in the old one.
+        assert_eq!(g.get_mut(&9).copied(), Some(90));
+        assert_eq!(g.get_mut(&7).copied(), Some(70));
+        assert_eq!(g.get_mut(&0), None);
+        assert_eq!(g.take(&9), Some(90));
+        assert_eq!(g.get_mut(&9), None);
+        // A replaced value shadows the older one, and taking it takes both.
+        g.insert(20, 1);
+        g.insert(21, 1);
+        g.insert(20, 2);
+        assert_eq!(g.get_mut(&20).copied(), Some(2));
+        assert_eq!(g.take(&20), Some(2));
+        assert_eq!(g.get_mut(&20), None);
+        g.clear();
+        assert_eq!(g.len(), 0);
+    }
+}
