@@ -1,17 +1,329 @@
 //! tuma's HTTP API (axum): `pub fn router(state) -> Router`.
+//!
+//! # Layout
+//! - [`routes`]: the one list of routes (method, path, handler); the router, the request
+//!   counters and the OpenAPI coverage test are built from it.
+//! - `auth`: keys (`tuma_` + 32 base62), SHA-256 hashes, the in-memory key cache and the
+//!   [`Caller`] / [`Admin`] extractors.
+//! - `messages`: intake (single and batch), message status, estimate.
+//! - `account`: the caller's account, suppression list, replies, webhook failures; the
+//!   operator's accounts and keys.
+//! - `ops`: `/healthz`, `/metrics`, `/openapi.json`.
+//! - `bootstrap`: the operator account and admin key on first start.
+//! - `json`, `time`, `urls`: body parsing with field-naming errors, RFC 3339, URL checks.
+//!
+//! Handlers stay lean for the hot path (`POST /v1/messages`): authentication is a hash and a
+//! read-locked map lookup, the body is deserialized straight from the bytes, nothing is
+//! logged above debug level per request.
 #![forbid(unsafe_code)]
 
-use axum::Router;
-use tuma_engine::Engine;
+mod account;
+mod auth;
+mod bootstrap;
+mod error;
+mod json;
+mod messages;
+mod ops;
+pub mod time;
+mod urls;
 
-/// What every handler shares.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
+use axum::Router;
+use tuma_domain::Region;
+use tuma_engine::{Accepted, Engine, EngineError, Rejection, SubmitRequest};
+use tuma_store::{Account, AccountId, AccountSettings, StoreError};
+
+pub use auth::{generate_key, hash_key, Admin, Caller, KeyCache, KEY_PREFIX, OPERATOR};
+pub use bootstrap::{
+    bootstrap, BootstrapError, BootstrapOutcome, ADMIN_KEY_FILE, ENV_KEY_LABEL, OPERATOR_NAME,
+};
+pub use error::{ApiError, ErrorBody};
+pub use ops::{HttpMetrics, OPENAPI};
+pub use urls::{check_url, UrlError};
+
+/// Limits and defaults of the API.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Region for numbers written without a country code (suppression endpoints; the
+    /// engine has its own for messages, normally the same).
+    pub region: Region,
+    /// Text options `POST /v1/estimate` measures with (the engine's, normally).
+    pub text_options: sms_text::Options,
+    /// Largest body of every route but the batch (64 KiB).
+    pub max_body_bytes: usize,
+    /// Largest batch body (16 MiB).
+    pub max_batch_body_bytes: usize,
+    /// Most messages per batch (10,000).
+    pub max_batch_messages: usize,
+    /// How long an authenticated key is trusted without reading the store again (60 s): the
+    /// longest a key revoked on another node keeps working here.
+    pub key_cache_ttl: Duration,
+}
+
+impl ApiSettings {
+    /// The defaults above, for `region`.
+    pub fn new(region: Region) -> Self {
+        Self {
+            region,
+            text_options: sms_text::Options::default(),
+            max_body_bytes: 64 * 1024,
+            max_batch_body_bytes: 16 * 1024 * 1024,
+            max_batch_messages: 10_000,
+            key_cache_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Default for ApiSettings {
+    /// The defaults with region KE (the configuration's default region).
+    fn default() -> Self {
+        // A constant, not input: "KE" is in the numbering metadata compiled into the build.
+        #[allow(clippy::expect_used)]
+        let region = Region::parse("KE").expect("KE is a known region");
+        Self::new(region)
+    }
+}
+
+/// What every handler shares; cheap to clone (two `Arc`s).
 #[derive(Clone)]
 pub struct AppState {
     /// The engine (and through it the stores).
     pub engine: Engine,
+    inner: Arc<Shared>,
 }
 
-/// The API's routes.
+struct Shared {
+    settings: ApiSettings,
+    keys: KeyCache,
+    http_metrics: HttpMetrics,
+    shutting_down: AtomicBool,
+}
+
+impl AppState {
+    /// State for `engine` with `settings`.
+    pub fn new(engine: Engine, settings: ApiSettings) -> Self {
+        let route_list: Vec<(Method, &'static str)> =
+            routes().into_iter().map(|r| (r.method, r.path)).collect();
+        Self {
+            engine,
+            inner: Arc::new(Shared {
+                keys: KeyCache::new(settings.key_cache_ttl),
+                settings,
+                http_metrics: HttpMetrics::new(&route_list),
+                shutting_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ApiSettings {
+        &self.inner.settings
+    }
+
+    /// The key cache (revocations made outside this API can be pushed here with
+    /// [`KeyCache::forget`]).
+    pub fn key_cache(&self) -> &KeyCache {
+        &self.inner.keys
+    }
+
+    /// The request counters.
+    pub fn http_metrics(&self) -> &HttpMetrics {
+        &self.inner.http_metrics
+    }
+
+    /// Makes `/healthz` answer 503 so load balancers drain this node; the binary calls it
+    /// when shutdown starts. (Also set when the engine answers `ShuttingDown`.)
+    pub fn begin_shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`AppState::begin_shutdown`] was called (or the engine said so).
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::Relaxed)
+    }
+
+    async fn submit(
+        &self,
+        account: AccountId,
+        requests: Vec<SubmitRequest>,
+    ) -> Result<Vec<Result<Accepted, Rejection>>, EngineError> {
+        let result = self.engine.submit(account, requests).await;
+        if matches!(result, Err(EngineError::ShuttingDown)) {
+            self.begin_shutdown();
+        }
+        result
+    }
+
+    // Through the engine, which caches accounts and uses the default callback URL at
+    // intake: a PATCH must refresh that cache, so it never goes to the store directly.
+    async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        self.engine.account(id).await
+    }
+
+    async fn update_account_settings(
+        &self,
+        id: AccountId,
+        settings: AccountSettings,
+    ) -> Result<Account, StoreError> {
+        self.engine.update_account_settings(id, settings).await
+    }
+}
+
+/// One route of the API.
+pub struct Route {
+    /// HTTP method.
+    pub method: Method,
+    /// Path as axum writes it (`/v1/messages/{id}`), also the OpenAPI path.
+    pub path: &'static str,
+    /// Whether a key is needed.
+    pub authenticated: bool,
+    handler: MethodRouter<AppState>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+/// Every route the router serves (the single list: router, metrics and docs test use it).
+pub fn routes() -> Vec<Route> {
+    fn r(
+        method: Method,
+        path: &'static str,
+        authenticated: bool,
+        handler: MethodRouter<AppState>,
+    ) -> Route {
+        Route {
+            method,
+            path,
+            authenticated,
+            handler,
+        }
+    }
+    // Body limits are per route; the batch gets its own, larger one. The handlers read the
+    // limit from the settings at run time too, to say it in the 413 message.
+    vec![
+        r(
+            Method::POST,
+            "/v1/messages",
+            true,
+            post(messages::post_message),
+        ),
+        r(
+            Method::POST,
+            "/v1/messages/batch",
+            true,
+            post(messages::post_batch),
+        ),
+        r(
+            Method::GET,
+            "/v1/messages/{id}",
+            true,
+            get(messages::get_message),
+        ),
+        r(
+            Method::POST,
+            "/v1/estimate",
+            true,
+            post(messages::post_estimate),
+        ),
+        r(Method::GET, "/v1/inbound", true, get(account::list_inbound)),
+        r(
+            Method::GET,
+            "/v1/webhooks/failures",
+            true,
+            get(account::list_webhook_failures),
+        ),
+        r(Method::GET, "/v1/account", true, get(account::get_account)),
+        r(
+            Method::PATCH,
+            "/v1/account",
+            true,
+            patch(account::patch_account),
+        ),
+        r(
+            Method::GET,
+            "/v1/suppressions/{number}",
+            true,
+            get(account::get_suppression),
+        ),
+        r(
+            Method::PUT,
+            "/v1/suppressions/{number}",
+            true,
+            put(account::put_suppression),
+        ),
+        r(
+            Method::DELETE,
+            "/v1/suppressions/{number}",
+            true,
+            delete(account::delete_suppression),
+        ),
+        r(
+            Method::POST,
+            "/v1/accounts",
+            true,
+            post(account::create_account),
+        ),
+        r(
+            Method::GET,
+            "/v1/accounts",
+            true,
+            get(account::list_accounts),
+        ),
+        r(
+            Method::POST,
+            "/v1/accounts/{id}/keys",
+            true,
+            post(account::create_key),
+        ),
+        r(
+            Method::DELETE,
+            "/v1/keys/{id}",
+            true,
+            delete(account::delete_key),
+        ),
+        r(Method::GET, "/healthz", false, get(ops::healthz)),
+        r(Method::GET, "/metrics", false, get(ops::metrics)),
+        r(Method::GET, "/openapi.json", false, get(ops::openapi)),
+    ]
+}
+
+/// The API's routes, with JSON 404/405 answers and request counting.
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    let settings = state.settings();
+    let (small, large) = (settings.max_body_bytes, settings.max_batch_body_bytes);
+    let mut router = Router::new();
+    for route in routes() {
+        let limit = if route.path == "/v1/messages/batch" {
+            large
+        } else {
+            small
+        };
+        router = router.route(
+            route.path,
+            route.handler.layer(DefaultBodyLimit::max(limit)),
+        );
+    }
+    router
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this path does not take that method",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::track,
+        ))
+        .with_state(state)
 }
