@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Summary of scripts/kannel-compare.sh: prints both figures and the ratio, and with
+WRITE_DOCS=1 replaces the dated block between the markers below in docs/benchmarks.md (the
+"Kannel comparison" section, appended at the end of the file when it is missing).
+
+Input comes from the environment the shell script exports (JSON results of the generator and
+of `tuma bench gateway`)."""
+
+import json
+import os
+import sys
+
+BEGIN = "<!-- kannel-compare:begin (written by scripts/kannel-compare.sh --write-docs) -->"
+END = "<!-- kannel-compare:end -->"
+DOCS = "docs/benchmarks.md"
+
+
+def load(name):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        print(f"warning: {name} is not JSON: {raw[:200]}", file=sys.stderr)
+        return None
+
+
+def fmt(v):
+    if v is None:
+        return "missing"
+    return f"{v:,.0f}"
+
+
+def main():
+    env = os.environ
+    kannel = load("KANNEL_JSON")
+    selftest = load("SELFTEST_JSON")
+    single = load("TUMA_SINGLE_JSON")
+    batch = load("TUMA_BATCH_JSON")
+    n, c, w = env["MESSAGES"], env["CONCURRENCY"], env["WINDOW"]
+
+    k_sub = kannel.get("submitted_per_s") if kannel else None
+
+    def ratio(t):
+        d = t.get("delivered_per_s") if t else None
+        if d is None or not k_sub:
+            return None
+        return d / k_sub
+
+    lines = []
+    lines.append(
+        f"- {n} messages, {c} connections, SMPP window {w} (Kannel's `max-pending-submits`, "
+        f"tuma's `--window`), receipts on (`dlr-mask=3`, registered_delivery 1)."
+    )
+    lines.append(
+        f"- Machine: {os.cpu_count()} cores ({env.get('CPU_MODEL', '?')}), load average "
+        f"{env['LOAD_BEFORE']} before, {env['LOAD_AFTER']} after; Kannel "
+        f"{env.get('KANNEL_VERSION', '?')}."
+    )
+    if selftest:
+        lines.append(
+            f"- Load generator alone (trivial endpoint: the simulator's `/v1/stats`): "
+            f"{fmt(selftest['requests_per_s'])} requests/s, "
+            f"{selftest['generator_cpu_us_per_request']} µs CPU per request"
+            f"{' (uvloop)' if selftest.get('uvloop') else ''}."
+        )
+    lines.append("")
+    lines.append(
+        "| system | accepted/s | submitted to the SMSC/s | receipts back/s | fully delivered/s "
+        "| CPU per message |"
+    )
+    lines.append("|---|---|---|---|---|---|")
+    if kannel:
+        cpu = env.get("KANNEL_CPU_US") or "?"
+        lines.append(
+            f"| Kannel, sendsms (1 message per request) | {fmt(kannel.get('accepted_per_s'))} "
+            f"| {fmt(kannel.get('submitted_per_s'))} | {fmt(kannel.get('receipts_sent_per_s'))} "
+            f"| {fmt(kannel.get('dlr_callbacks_per_s'))} (DLR callbacks) "
+            f"| {cpu} µs (bearerbox + smsbox) |"
+        )
+    else:
+        lines.append("| Kannel | missing | missing | missing | missing | - |")
+    for name, t in (("single", single), ("batch", batch)):
+        if t:
+            cpu = t.get("cpu_seconds")
+            msgs = t.get("messages") or t.get("accepted")
+            cpu_text = (
+                f"{cpu / msgs * 1e6:.0f} µs (generator + gateway + simulator)"
+                if cpu is not None and msgs
+                else "-"
+            )
+            lines.append(
+                f"| tuma, `--mode {name}` | {fmt(t.get('accepted_per_s'))} "
+                f"| {fmt(t.get('submitted_per_s'))} | - | {fmt(t.get('delivered_per_s'))} "
+                f"(receipt matched and stored) | {cpu_text} |"
+            )
+        else:
+            lines.append(f"| tuma, `--mode {name}` | missing | missing | - | missing | - |")
+    lines.append("")
+    for name, t in (("single", single), ("batch", batch)):
+        r = ratio(t)
+        lines.append(
+            f"- Ratio, tuma `--mode {name}` delivered/s over Kannel submitted/s: "
+            + (f"**{r:.1f}x** (goal >= 10x)" if r is not None else "missing (a figure is missing)")
+        )
+    if kannel:
+        lines.append("")
+        lines.append(
+            f"Kannel details: {kannel['accepted']} of {kannel['messages']} requests accepted "
+            f"({', '.join(f'{v} x {k!r}' for k, v in kannel['accepted_bodies'].items())}); "
+            f"errors {kannel['errors'] or 'none'}; simulator accepted {kannel['sim_accepted']} "
+            f"submit_sm (rejected {kannel['sim_rejected']}, throttled {kannel['sim_throttled']}), "
+            f"sent {kannel['sim_receipts_sent']} receipts; Kannel made {kannel['dlr_callbacks']} "
+            f"DLR callbacks {kannel['dlr_by_type']}. sendsms latency p50 "
+            f"{kannel['latency_ms_p50']} ms, p99 {kannel['latency_ms_p99']} ms. Seconds from the "
+            f"first request: last answer {kannel['seconds_push']}, last submit_sm "
+            f"{kannel['seconds_submitted']}, last receipt {kannel['seconds_receipts']}, last DLR "
+            f"callback {kannel['seconds_dlr']}. CPU during the run: {env.get('KANNEL_CPU') or '?'}, "
+            f"generator {kannel['generator_cpu_s']} s."
+        )
+    lines.append("")
+    lines.append(f"Command: `{env['COMMAND']}`")
+    text = "\n".join(lines)
+    print()
+    print(text)
+
+    complete = bool(kannel) and kannel.get("submitted_per_s") is not None
+    if env.get("WRITE_DOCS") == "1":
+        if complete:
+            write_docs(env["STARTED"], text)
+            print(f"\n(written to {DOCS})")
+        else:
+            # Never replace recorded Kannel figures with a block that has none.
+            print(f"\n(not written to {DOCS}: no complete Kannel figures in this run)")
+    # Exit status: the Kannel half must have produced complete figures when it ran; a
+    # missing tuma figure is only reported (its benchmark command may not exist yet).
+    if env.get("RUN_KANNEL") == "1":
+        if not complete:
+            print("error: the Kannel half produced no complete result", file=sys.stderr)
+            return 1
+    return 0
+
+
+def write_docs(started, text):
+    with open(DOCS, encoding="utf-8") as f:
+        doc = f.read()
+    block = f"{BEGIN}\n### Latest run ({started})\n\n{text}\n{END}"
+    if BEGIN in doc and END in doc:
+        head, rest = doc.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        doc = head + block + tail
+    else:
+        if "## Kannel comparison" not in doc:
+            doc = doc.rstrip("\n") + "\n\n## Kannel comparison\n"
+        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+    with open(DOCS, "w", encoding="utf-8") as f:
+        f.write(doc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
