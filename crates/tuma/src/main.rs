@@ -2,10 +2,22 @@
 //!
 //! - `tuma estimate`: the segment calculator of the text engine;
 //! - `tuma smsc`: the simulated operator network (SMPP listener + HTTP control API);
-//! - `tuma bench smsc`: throughput of the simulator over loopback, with our ESME client.
-//!
-//! `serve` (the gateway) comes with its crate.
+//! - `tuma bench smsc`: throughput of the simulator over loopback, with our ESME client;
+//! - `tuma serve`: the gateway (and, with no SMSC configured, the simulator in-process);
+//! - `tuma send` / `tuma message`: clients of the gateway's HTTP API;
+//! - `tuma bench gateway`: the whole chain's throughput and latency.
 #![forbid(unsafe_code)]
+
+// The gateway allocates many short-lived buffers across threads (JSON, PDUs, store rows);
+// glibc's allocator spent about a quarter of the chain's CPU in malloc/free/consolidate in
+// `perf` profiles of `tuma bench gateway`; mimalloc is built for this pattern.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod bench_gateway;
+mod client;
+mod config;
+mod serve;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -32,6 +44,72 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the gateway: HTTP API, engine, storage (SQLite in the data directory by default).
+    /// With no [[connectors]] configured, the simulated operator network runs in-process and
+    /// its control API is mounted under /sim. Logs go to stderr (RUST_LOG, default `info`).
+    Serve {
+        /// HTTP address (default 127.0.0.1:8080, or `server.http` in the config).
+        #[arg(long)]
+        http: Option<SocketAddr>,
+        /// Data directory: SQLite database, admin key, webhook secret (default ./tuma-data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// `postgres://user@host/db` to use PostgreSQL instead of SQLite.
+        #[arg(long)]
+        database: Option<String>,
+        /// Configuration file (TOML); TUMA_* environment variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Send one message through a running gateway (TUMA_URL, TUMA_API_KEY).
+    Send {
+        /// Recipient (E.164, or national with the gateway's default region).
+        #[arg(long)]
+        to: String,
+        /// Sender id (the gateway's default when absent).
+        #[arg(long)]
+        from: Option<String>,
+        /// Where status changes are POSTed.
+        #[arg(long)]
+        callback_url: Option<String>,
+        /// Your own reference, returned in status calls and webhooks.
+        #[arg(long)]
+        reference: Option<String>,
+        /// Send later (RFC 3339).
+        #[arg(long)]
+        send_at: Option<String>,
+        /// Validity (e.g. 2h).
+        #[arg(long)]
+        validity: Option<String>,
+        /// Idempotency key: sending again with the same key and body sends nothing new.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Gateway URL (default TUMA_URL or http://127.0.0.1:8080).
+        #[arg(long)]
+        url: Option<String>,
+        /// API key (default TUMA_API_KEY, or ./tuma-data/admin-key).
+        #[arg(long)]
+        api_key: Option<String>,
+        /// Print the JSON answer instead of the id.
+        #[arg(long)]
+        json: bool,
+        /// The text; read from standard input when absent.
+        text: Option<String>,
+    },
+    /// Show a message's status and events.
+    Message {
+        /// The message id.
+        id: String,
+        /// Gateway URL (default TUMA_URL or http://127.0.0.1:8080).
+        #[arg(long)]
+        url: Option<String>,
+        /// API key (default TUMA_API_KEY, or ./tuma-data/admin-key).
+        #[arg(long)]
+        api_key: Option<String>,
+        /// Print the JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show how a text will be sent: encoding, characters, segments, and what forced UCS-2.
     Estimate {
         /// The message text; read from standard input when absent.
@@ -65,6 +143,34 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchTarget {
+    /// The whole chain: a gateway (durable SQLite) and the simulator in this process, driven
+    /// over loopback HTTP. Prints a `RESULT {json}` line last. Build with --release.
+    Gateway {
+        /// Messages to send.
+        #[arg(long, default_value_t = 200_000)]
+        messages: usize,
+        /// batch: POST /v1/messages/batch; single: one POST /v1/messages per message.
+        #[arg(long, value_enum, default_value = "batch")]
+        mode: bench_gateway::Mode,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Messages per batch request.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+        /// SMPP sessions to the simulator.
+        #[arg(long, default_value_t = 1)]
+        binds: usize,
+        /// submit_sm in flight per session.
+        #[arg(long, default_value_t = 512)]
+        window: usize,
+        /// Parent of the temporary data directory (default: the system's temp dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Messages whose stored events give the latency percentiles.
+        #[arg(long, default_value_t = 2000)]
+        sample: usize,
+    },
     /// The simulator over loopback: starts it in-process on port 0, binds our ESME client(s)
     /// and pushes submit_sm as fast as the window allows. Build with --release.
     Smsc {
@@ -90,6 +196,110 @@ enum BenchTarget {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve {
+            http,
+            data_dir,
+            database,
+            config,
+        } => {
+            init_logging("info");
+            let rt = runtime()?;
+            let result = rt.block_on(serve::serve(serve::ServeArgs {
+                http,
+                data_dir,
+                database,
+                config,
+            }));
+            rt.shutdown_timeout(Duration::from_millis(500));
+            result?;
+        }
+        Command::Send {
+            to,
+            from,
+            callback_url,
+            reference,
+            send_at,
+            validity,
+            idempotency_key,
+            url,
+            api_key,
+            json,
+            text,
+        } => {
+            let text = match text {
+                Some(t) => t,
+                None => {
+                    let mut buf = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut buf)
+                        .context("reading the message text from standard input")?;
+                    buf.trim_end_matches('\n').to_owned()
+                }
+            };
+            let target = client::ApiTarget::resolve(url, api_key)?;
+            let args = client::SendArgs {
+                to,
+                from,
+                text,
+                callback_url,
+                reference,
+                send_at,
+                validity,
+                idempotency_key,
+            };
+            let answer = runtime()?.block_on(client::send(&target, &args))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                println!(
+                    "{} {} ({}, {} segment(s))",
+                    answer["id"].as_str().unwrap_or("?"),
+                    answer["status"].as_str().unwrap_or("?"),
+                    answer["encoding"].as_str().unwrap_or("?"),
+                    answer["segments"].as_u64().unwrap_or(0)
+                );
+            }
+        }
+        Command::Message {
+            id,
+            url,
+            api_key,
+            json,
+        } => {
+            let target = client::ApiTarget::resolve(url, api_key)?;
+            let answer = runtime()?.block_on(client::message(&target, &id))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                print!("{}", client::render_message(&answer));
+            }
+        }
+        Command::Bench {
+            target:
+                BenchTarget::Gateway {
+                    messages,
+                    mode,
+                    concurrency,
+                    batch_size,
+                    binds,
+                    window,
+                    data_dir,
+                    sample,
+                },
+        } => {
+            init_logging("warn");
+            let report = runtime()?.block_on(bench_gateway::run(bench_gateway::Options {
+                messages,
+                mode,
+                concurrency,
+                batch_size,
+                binds,
+                window,
+                data_dir,
+                sample,
+            }))?;
+            print!("{report}");
+        }
         Command::Estimate {
             text,
             transliterate,
@@ -190,7 +400,7 @@ async fn run_smsc(config: SimConfig, listen: SocketAddr, http: SocketAddr) -> an
     Ok(())
 }
 
-async fn shutdown_signal() -> anyhow::Result<()> {
+pub(crate) async fn shutdown_signal() -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -276,7 +486,7 @@ impl std::fmt::Display for BenchReport {
 
 /// CPU time (user + system) this process has used so far, from Linux's `/proc/self/stat`
 /// (in USER_HZ ticks, which the kernel ABI fixes at 100 per second).
-fn cpu_seconds() -> Option<f64> {
+pub(crate) fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the parenthesised command name, which may itself contain spaces.
     let rest = stat.rsplit_once(')')?.1;
@@ -288,7 +498,7 @@ fn cpu_seconds() -> Option<f64> {
 
 /// Peak resident set size of this process (client and simulator together), from Linux's
 /// `VmHWM`.
-fn peak_rss_kib() -> Option<u64> {
+pub(crate) fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()

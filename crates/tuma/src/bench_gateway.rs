@@ -1,0 +1,318 @@
+//! `tuma bench gateway`: the whole chain on this machine: a gateway (SQLite, durable) with
+//! the simulated operator network in the same process, driven over loopback HTTP by a load
+//! generator in the same process, exactly as a client would drive it.
+//!
+//! Reports accepted/s (202s received), submitted/s (submit_sm_resp stored), delivered/s
+//! (receipt matched and `delivered` stored), latency percentiles accept -> submitted and
+//! accept -> delivered from the stored events of a sample of messages, CPU and peak RSS.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use tuma_domain::{MessageId, MessageStatus};
+
+use crate::config::FileConfig;
+use crate::serve::Gateway;
+
+/// How the load is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// `POST /v1/messages/batch` with `--batch-size` messages each.
+    Batch,
+    /// `POST /v1/messages`, one message per request.
+    Single,
+}
+
+/// Settings of one run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub messages: usize,
+    pub mode: Mode,
+    pub concurrency: usize,
+    pub batch_size: usize,
+    /// SMPP sessions to the simulator and their window.
+    pub binds: usize,
+    pub window: usize,
+    /// Where the SQLite database goes (a fresh temporary directory when absent).
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Messages whose events give the latency percentiles.
+    pub sample: usize,
+}
+
+/// Runs the benchmark and returns the report (last line `RESULT {json}`).
+pub async fn run(options: Options) -> anyhow::Result<String> {
+    if options.messages == 0 || options.concurrency == 0 || options.batch_size == 0 {
+        bail!("--messages, --concurrency and --batch-size must be at least 1");
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("tuma-bench-")
+        .tempdir_in(options.data_dir.clone().unwrap_or_else(std::env::temp_dir))
+        .context("creating the benchmark's data directory")?;
+    let mut file = FileConfig::default();
+    file.server.http = "127.0.0.1:0".parse()?;
+    file.server.data_dir = temp.path().to_path_buf();
+    file.engine.max_queued = options.messages.max(1_000_000);
+    let key = format!("tuma_bench{}", hex::encode(rand::random::<[u8; 16]>()));
+    let gateway = Gateway::start_with_demo(file, Some(key.clone()), options.binds, options.window)
+        .await
+        .context("starting the gateway")?;
+    let url = format!("http://{}", gateway.http_addr);
+    let engine = gateway.engine.clone();
+    // Wait for the SMPP bind so the figures do not include the connection set-up.
+    let bound_by = Instant::now() + Duration::from_secs(10);
+    while engine.health().iter().all(|c| c.bound == 0) {
+        if Instant::now() > bound_by {
+            bail!("the gateway did not bind to the simulator within 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let before = engine.counts();
+    let cpu_before = crate::cpu_seconds();
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..options.concurrency {
+        let (next, url, key) = (next.clone(), url.clone(), key.clone());
+        let opts = options.clone();
+        tasks.push(tokio::spawn(
+            async move { drive(opts, next, url, key).await },
+        ));
+    }
+    let mut ids = Vec::new();
+    let mut rejected = 0usize;
+    for t in tasks {
+        let (mut i, r) = t.await.context("load task")??;
+        rejected += r;
+        ids.append(&mut i);
+    }
+    let accepted = ids.len();
+    let accept_time = started.elapsed();
+
+    // Until every accepted message is final (delivered for this number range).
+    let wait_until = Instant::now() + Duration::from_secs(600);
+    let (mut submitted_time, mut delivered_time) = (None, None);
+    loop {
+        let c = engine.counts();
+        let submitted = c.submitted.saturating_sub(before.submitted) as usize;
+        let finished = (c.delivered + c.failed + c.expired)
+            .saturating_sub(before.delivered + before.failed + before.expired)
+            as usize;
+        if submitted_time.is_none() && submitted >= accepted {
+            submitted_time = Some(started.elapsed());
+        }
+        if finished >= accepted {
+            delivered_time = Some(started.elapsed());
+            break;
+        }
+        if Instant::now() > wait_until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let cpu = cpu_before.zip(crate::cpu_seconds()).map(|(a, b)| b - a);
+    let peak_rss_kib = crate::peak_rss_kib();
+    let after = engine.counts();
+
+    let latencies = sample_latencies(&engine, &ids, options.sample).await?;
+    gateway.shutdown().await;
+
+    let rate = |d: Option<Duration>| d.map(|d| accepted as f64 / d.as_secs_f64().max(1e-9));
+    let delivered = after.delivered.saturating_sub(before.delivered);
+    let result = json!({
+        "mode": match options.mode { Mode::Batch => "batch", Mode::Single => "single" },
+        "messages": options.messages,
+        "accepted": accepted,
+        "rejected": rejected,
+        "delivered": delivered,
+        "failed": after.failed.saturating_sub(before.failed),
+        "concurrency": options.concurrency,
+        "batch_size": if options.mode == Mode::Batch { Some(options.batch_size) } else { None },
+        "accepted_per_s": rate(Some(accept_time)),
+        "submitted_per_s": rate(submitted_time),
+        "delivered_per_s": rate(delivered_time),
+        "accept_seconds": accept_time.as_secs_f64(),
+        "delivered_seconds": delivered_time.map(|d| d.as_secs_f64()),
+        "latency_ms": latencies,
+        "cpu_seconds": cpu,
+        "peak_rss_mib": peak_rss_kib.map(|k| k as f64 / 1024.0),
+    });
+    let mut out = String::new();
+    use std::fmt::Write;
+    let fmt_rate = |v: &Value| {
+        v.as_f64()
+            .map_or("-".to_owned(), |r| format!("{r:>10.0}/s"))
+    };
+    let _ = writeln!(
+        out,
+        "mode: {}  messages: {}  concurrency: {}  accepted: {accepted}  rejected: {rejected}",
+        result["mode"].as_str().unwrap_or("?"),
+        options.messages,
+        options.concurrency
+    );
+    let _ = writeln!(out, "accepted:   {}", fmt_rate(&result["accepted_per_s"]));
+    let _ = writeln!(out, "submitted:  {}", fmt_rate(&result["submitted_per_s"]));
+    let _ = writeln!(
+        out,
+        "delivered:  {}  (receipt matched and stored)",
+        fmt_rate(&result["delivered_per_s"])
+    );
+    let _ = writeln!(out, "latency ms: {}", result["latency_ms"]);
+    if let Some(cpu) = cpu {
+        let _ = writeln!(
+            out,
+            "CPU:        {cpu:.2} s ({:.1} µs per message; load generator, gateway and simulator)",
+            cpu * 1e6 / accepted.max(1) as f64
+        );
+    }
+    if let Some(k) = peak_rss_kib {
+        let _ = writeln!(out, "peak RSS:   {:.1} MiB", k as f64 / 1024.0);
+    }
+    if delivered_time.is_none() {
+        let _ = writeln!(
+            out,
+            "WARNING: not every accepted message was final within 600 s"
+        );
+    }
+    let _ = writeln!(out, "RESULT {result}");
+    drop(temp);
+    Ok(out)
+}
+
+/// One load task: takes message numbers from `next` until `messages` are handed out.
+async fn drive(
+    options: Options,
+    next: Arc<AtomicUsize>,
+    url: String,
+    key: String,
+) -> anyhow::Result<(Vec<MessageId>, usize)> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(4)
+        .build()
+        .context("building the HTTP client")?;
+    let mut ids = Vec::new();
+    let mut rejected = 0;
+    let message = |i: usize| {
+        json!({
+            "to": format!("+2547000001{:02}", i % 100),
+            "from": "ACME",
+            "text": format!("Your order {i} has shipped and will arrive tomorrow. Thank you for shopping with us."),
+        })
+    };
+    loop {
+        let take = match options.mode {
+            Mode::Batch => options.batch_size,
+            Mode::Single => 1,
+        };
+        let start = next.fetch_add(take, Ordering::Relaxed);
+        if start >= options.messages {
+            break;
+        }
+        let end = (start + take).min(options.messages);
+        let (path, body) = match options.mode {
+            Mode::Single => ("/v1/messages", message(start)),
+            Mode::Batch => (
+                "/v1/messages/batch",
+                json!({ "messages": (start..end).map(message).collect::<Vec<_>>() }),
+            ),
+        };
+        let body = serde_json::to_vec(&body)?;
+        // 429 (overload) is retried after a pause: the benchmark measures what is accepted.
+        let answer = loop {
+            let response = client
+                .post(format!("{url}{path}"))
+                .bearer_auth(&key)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .context("sending to the gateway")?;
+            if response.status().as_u16() == 429 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            let status = response.status();
+            let bytes = response.bytes().await?;
+            if !status.is_success() {
+                bail!(
+                    "the gateway answered {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
+            break serde_json::from_slice::<Value>(&bytes)?;
+        };
+        match options.mode {
+            Mode::Single => match answer["id"].as_str().map(MessageId::parse) {
+                Some(Ok(id)) => ids.push(id),
+                _ => rejected += 1,
+            },
+            Mode::Batch => {
+                for a in answer["accepted"].as_array().into_iter().flatten() {
+                    if let Some(Ok(id)) = a["id"].as_str().map(MessageId::parse) {
+                        ids.push(id);
+                    }
+                }
+                rejected += answer["rejected"].as_array().map_or(0, Vec::len);
+            }
+        }
+    }
+    Ok((ids, rejected))
+}
+
+/// p50/p90/p99 of accept -> submitted and accept -> delivered over an evenly spread sample.
+async fn sample_latencies(
+    engine: &tuma_engine::Engine,
+    ids: &[MessageId],
+    sample: usize,
+) -> anyhow::Result<Value> {
+    if ids.is_empty() || sample == 0 {
+        return Ok(Value::Null);
+    }
+    let account = tuma_store::AccountId(1);
+    let step = (ids.len() / sample).max(1);
+    let (mut to_submit, mut to_deliver) = (Vec::new(), Vec::new());
+    for id in ids.iter().step_by(step) {
+        let Some(m) = engine.message(account, *id).await? else {
+            continue;
+        };
+        let at = |s: MessageStatus| m.events.iter().find(|e| e.status == s).map(|e| e.at_ms);
+        if let Some(t) = at(MessageStatus::Submitted) {
+            to_submit.push(t.saturating_sub(m.created_at_ms));
+        }
+        if let Some(t) = at(MessageStatus::Delivered) {
+            to_deliver.push(t.saturating_sub(m.created_at_ms));
+        }
+    }
+    Ok(json!({
+        "sample": ids.len().div_ceil(step),
+        "accept_to_submitted": percentiles(&mut to_submit),
+        "accept_to_delivered": percentiles(&mut to_deliver),
+    }))
+}
+
+fn percentiles(values: &mut [u64]) -> Value {
+    if values.is_empty() {
+        return Value::Null;
+    }
+    values.sort_unstable();
+    let p = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    json!({ "p50": p(0.5), "p90": p(0.9), "p99": p(0.99), "max": p(1.0) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentiles;
+
+    #[test]
+    fn percentiles_pick_ranks() {
+        let mut v: Vec<u64> = (1..=100).rev().collect();
+        let p = percentiles(&mut v);
+        assert_eq!(p["p50"], 51);
+        assert_eq!(p["p99"], 99);
+        assert_eq!(p["max"], 100);
+        assert!(percentiles(&mut []).is_null());
+    }
+}

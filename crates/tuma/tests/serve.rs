@@ -1,0 +1,320 @@
+//! The `tuma` binary end to end: `tuma serve` (demo mode and with an external `tuma smsc`),
+//! `tuma send` / `tuma message`, SIGTERM and `kill -9` with a restart.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tuma");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when the test ends, whatever happens.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(data_dir: &Path, port: u16, config: Option<&Path>, api_key: Option<&str>) -> Proc {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .arg("--http")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("TUMA_API_KEY")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    if let Some(k) = api_key {
+        cmd.env("TUMA_API_KEY", k);
+    }
+    Proc(cmd.spawn().expect("spawning tuma serve"))
+}
+
+async fn wait_healthy(http: &reqwest::Client, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
+            if r.status().is_success() {
+                let v: Value = r.json().await.unwrap();
+                let bound = v["connectors"].as_array().map_or(0, |c| {
+                    c.iter().map(|c| c["bound"].as_u64().unwrap_or(0)).sum()
+                });
+                if bound > 0 {
+                    return;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gateway not healthy and bound within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn get_json(http: &reqwest::Client, url: String, key: &str) -> (u16, Value) {
+    let r = http.get(url).bearer_auth(key).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn wait_status(http: &reqwest::Client, port: u16, key: &str, id: &str, want: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, v) = get_json(
+            http,
+            format!("http://127.0.0.1:{port}/v1/messages/{id}"),
+            key,
+        )
+        .await;
+        assert_eq!(code, 200, "{v}");
+        if v["status"] == want {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "message {id} did not become {want}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(unix)]
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}
+
+/// README's first command: the whole chain in one process, the admin key printed once and
+/// kept 0600, a message sent with `tuma send` reaches the simulated handset and is delivered,
+/// SIGTERM stops cleanly, a restart keeps everything and generates no new key.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_mode_send_deliver_and_restart() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut gw = serve(&data, port, None, None);
+
+    // The key line comes first on stdout.
+    let stdout = gw.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::task::spawn_blocking(move || lines.next().map(|l| (l, lines)))
+        .await
+        .unwrap();
+    let (line, _rest) = line.expect("tuma serve printed nothing");
+    let line = line.unwrap();
+    let key = line
+        .rsplit(' ')
+        .next()
+        .filter(|k| k.starts_with("tuma_"))
+        .unwrap_or_else(|| panic!("no admin key in {line:?}"))
+        .to_owned();
+    let key_file = data.join("admin-key");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim(), key);
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let http = reqwest::Client::new();
+    wait_healthy(&http, port).await;
+
+    // `tuma send`, then `tuma message`.
+    let url = format!("http://127.0.0.1:{port}");
+    let text = "Karibu! Your order #42 is ready — collect by 6pm ✓";
+    let out = Command::new(BIN)
+        .args([
+            "send",
+            "--to",
+            "0700 000 123",
+            "--from",
+            "ACME",
+            "--json",
+            text,
+        ])
+        .env("TUMA_URL", &url)
+        .env("TUMA_API_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sent["status"], "accepted", "{sent}");
+    assert_eq!(sent["encoding"], "ucs2", "{sent}");
+    let id = sent["id"].as_str().unwrap().to_owned();
+
+    let m = wait_status(&http, port, &key, &id, "delivered").await;
+    assert_eq!(m["to"], "+254700000123");
+    let statuses: Vec<&str> = m["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["accepted", "submitted", "delivered"]);
+
+    let out = Command::new(BIN)
+        .args(["message", &id])
+        .env("TUMA_URL", &url)
+        .env("TUMA_API_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("status:   delivered"));
+
+    // The handset got exactly the text (through the simulator mounted under /sim).
+    let (code, inbox) = get_json(
+        &http,
+        format!("{url}/sim/v1/handsets/254700000123/messages"),
+        &key,
+    )
+    .await;
+    assert_eq!(code, 200, "{inbox}");
+    assert_eq!(inbox[0]["text"], text, "{inbox}");
+    assert_eq!(inbox[0]["from"], "ACME");
+
+    // A bad key is refused; the CLI reports the API's error and fails.
+    let out = Command::new(BIN)
+        .args(["send", "--to", "+254700000123", "--from", "ACME", "hi"])
+        .env("TUMA_URL", &url)
+        .env("TUMA_API_KEY", "tuma_wrong")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+
+    // SIGTERM: a clean exit.
+    signal(&gw.0, "TERM");
+    let status = tokio::task::spawn_blocking(move || {
+        let s = gw.0.wait();
+        (s, gw)
+    })
+    .await
+    .unwrap()
+    .0
+    .unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+
+    // Restart: no key printed or generated, the old key and the message are still there.
+    let mut gw = serve(&data, port, None, None);
+    let stdout = gw.0.stdout.take().unwrap();
+    wait_healthy(&http, port).await;
+    let (code, m) = get_json(&http, format!("{url}/v1/messages/{id}"), &key).await;
+    assert_eq!(code, 200);
+    assert_eq!(m["status"], "delivered");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim(), key);
+    signal(&gw.0, "TERM");
+    let printed = tokio::task::spawn_blocking(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stdout), &mut s);
+        s
+    })
+    .await
+    .unwrap();
+    assert!(
+        !printed.contains("tuma_"),
+        "a key was printed again: {printed}"
+    );
+}
+
+/// Every accepted message survives `kill -9`: a batch is accepted, the gateway is killed at
+/// once, restarted on the same data directory, and every message is delivered (the simulator
+/// runs as its own process, so receipts for what was already submitted come back too).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_messages_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let (smpp, sim_http, port) = (free_port(), free_port(), free_port());
+    let _sim = Proc(
+        Command::new(BIN)
+            .args([
+                "smsc",
+                "--listen",
+                &format!("127.0.0.1:{smpp}"),
+                "--http",
+                &format!("127.0.0.1:{sim_http}"),
+            ])
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap(),
+    );
+    let config = dir.path().join("tuma.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[connectors]]\nname = \"sim\"\nhost = \"127.0.0.1\"\nport = {smpp}\n\
+             system_id = \"tuma\"\npassword = \"tuma\"\nwindow = 64\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let key = "tuma_testkey0123456789abcdefghijklmnop";
+    let mut gw = serve(&data, port, Some(&config), Some(key));
+    let http = reqwest::Client::new();
+    wait_healthy(&http, port).await;
+
+    let n = 3000;
+    let messages: Vec<Value> = (0..n)
+        .map(|i| json!({"to": format!("+2547000001{:02}", i % 100), "from": "ACME", "text": format!("crash test {i}")}))
+        .collect();
+    let r = http
+        .post(format!("http://127.0.0.1:{port}/v1/messages/batch"))
+        .bearer_auth(key)
+        .json(&json!({ "messages": messages }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    // Killed the moment the 202 is read: most messages are still queued or in flight.
+    gw.0.kill().unwrap();
+    let _ = gw.0.wait();
+    let body: Value = r.json().await.unwrap();
+    let ids: Vec<String> = body["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), n, "{}", body["rejected"]);
+
+    let _gw = serve(&data, port, Some(&config), Some(key));
+    wait_healthy(&http, port).await;
+    // The last one first (it was surely not sent before the kill), then every one.
+    wait_status(&http, port, key, &ids[n - 1], "delivered").await;
+    for id in &ids {
+        wait_status(&http, port, key, id, "delivered").await;
+    }
+}
