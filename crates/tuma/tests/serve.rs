@@ -318,3 +318,206 @@ async fn accepted_messages_survive_kill_9() {
         wait_status(&http, port, key, id, "delivered").await;
     }
 }
+
+/// What the test's webhook receiver got: (signature header, body).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+/// A webhook receiver on 127.0.0.1:0 that records every POST and answers 200.
+async fn webhook_receiver() -> (String, Received) {
+    use axum::{body::Bytes, http::HeaderMap, routing::post, Router};
+    let got: Received = Default::default();
+    let sink = got.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let sink = sink.clone();
+            async move {
+                let sig = headers
+                    .get("tuma-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                // The raw body is kept for the signature check.
+                let raw = String::from_utf8_lossy(&body).into_owned();
+                sink.lock()
+                    .unwrap()
+                    .push((sig, json!({ "raw": raw, "json": serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null) })));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), got)
+}
+
+async fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Through the real binary: status webhooks signed with the configured secret for every
+/// change, a reply forwarded to the account's MO webhook and listed by /v1/inbound, STOP by
+/// reply suppresses the number (with the configured confirmation) and START undoes it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_replies_and_stop_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tuma.toml");
+    let secret = "whsec-test-0123456789";
+    std::fs::write(
+        &config,
+        format!(
+            "[webhooks]\nsecret = \"{secret}\"\n[optout]\nstop_reply = \"You are unsubscribed.\"\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let key = "tuma_webhooktestkey0123456789abcdefgh";
+    let _gw = serve(&dir.path().join("data"), port, Some(&config), Some(key));
+    let http = reqwest::Client::new();
+    wait_healthy(&http, port).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let (hook, got) = webhook_receiver().await;
+
+    // Status webhooks: submitted then delivered, each signed.
+    let r: Value = http
+        .post(format!("{base}/v1/messages"))
+        .bearer_auth(key)
+        .json(&json!({"to": "+254700000140", "from": "ACME", "text": "hook me", "callback_url": hook, "reference": "order-9"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = r["id"].as_str().unwrap().to_owned();
+    let statuses = wait_for("submitted and delivered webhooks", || {
+        let got = got.lock().unwrap();
+        let s: Vec<String> = got
+            .iter()
+            .filter(|(_, b)| b["json"]["id"] == id.as_str())
+            .map(|(_, b)| b["json"]["status"].as_str().unwrap_or("").to_owned())
+            .collect();
+        s.contains(&"delivered".to_owned()).then_some(s)
+    })
+    .await;
+    assert!(statuses.contains(&"submitted".to_owned()), "{statuses:?}");
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for (sig, body) in got.lock().unwrap().iter() {
+        let raw = body["raw"].as_str().unwrap();
+        assert!(
+            tuma_engine::webhooks::verify(secret.as_bytes(), sig, raw.as_bytes(), now_s, 300),
+            "bad signature {sig:?} on {raw}"
+        );
+        assert!(
+            !tuma_engine::webhooks::verify(b"other", sig, raw.as_bytes(), now_s, 300),
+            "a wrong secret verified"
+        );
+        assert_eq!(body["json"]["type"], "message.status");
+        assert_eq!(body["json"]["reference"], "order-9");
+    }
+    got.lock().unwrap().clear();
+
+    // Replies go to the account's MO webhook and to /v1/inbound.
+    let r = http
+        .patch(format!("{base}/v1/account"))
+        .bearer_auth(key)
+        .json(&json!({ "mo_url": hook }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = http
+        .post(format!("{base}/sim/v1/handsets/254700000141/messages"))
+        .json(&json!({"to": "ACME", "text": "Habari, tell me more 😀"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202, "{}", r.text().await.unwrap());
+    let inbound = wait_for("the reply webhook", || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .find(|(_, b)| b["json"]["type"] == "message.inbound")
+            .map(|(_, b)| b["json"].clone())
+    })
+    .await;
+    assert_eq!(inbound["from"], "+254700000141");
+    assert_eq!(inbound["text"], "Habari, tell me more 😀");
+    let (code, list) = get_json(&http, format!("{base}/v1/inbound"), key).await;
+    assert_eq!(code, 200);
+    assert!(list.to_string().contains("tell me more"), "{list}");
+
+    // STOP by reply: confirmation to the handset, later messages end suppressed.
+    http.post(format!("{base}/sim/v1/handsets/254700000142/messages"))
+        .json(&json!({"to": "ACME", "text": "stop"}))
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, inbox) = get_json(
+            &http,
+            format!("{base}/sim/v1/handsets/254700000142/messages"),
+            key,
+        )
+        .await;
+        if inbox.to_string().contains("You are unsubscribed.") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no STOP confirmation: {inbox}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r: Value = http
+        .post(format!("{base}/v1/messages"))
+        .bearer_auth(key)
+        .json(&json!({"to": "+254700000142", "from": "ACME", "text": "offer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "suppressed", "{r}");
+
+    // START: the number receives again.
+    http.post(format!("{base}/sim/v1/handsets/254700000142/messages"))
+        .json(&json!({"to": "ACME", "text": "START"}))
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let v: Value = http
+            .post(format!("{base}/v1/messages"))
+            .bearer_auth(key)
+            .json(&json!({"to": "+254700000142", "from": "ACME", "text": "welcome back"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["status"] == "accepted" {
+            break v["id"].as_str().unwrap().to_owned();
+        }
+        assert_eq!(v["status"], "suppressed", "{v}");
+        assert!(
+            Instant::now() < deadline,
+            "START did not lift the suppression"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    wait_status(&http, port, key, &id, "delivered").await;
+}
