@@ -248,7 +248,10 @@ impl MessageStore for PostgresStore {
         results: Vec<SubmitResult>,
     ) -> Result<Vec<UpdateOutcome>, StoreError> {
         self.pool
-            .run(move |tx| apply::submit_results(tx, &results))
+            .run(move |tx| {
+                lock_status_path(tx, results.iter().map(|r| &r.connector))?;
+                apply::submit_results(tx, &results)
+            })
             .await
     }
 
@@ -257,7 +260,10 @@ impl MessageStore for PostgresStore {
         receipts: Vec<ReceiptUpdate>,
     ) -> Result<Vec<UpdateOutcome>, StoreError> {
         self.pool
-            .run(move |tx| apply::receipts(tx, &receipts))
+            .run(move |tx| {
+                lock_status_path(tx, receipts.iter().map(|r| &r.connector))?;
+                apply::receipts(tx, &receipts)
+            })
             .await
     }
 
@@ -763,4 +769,32 @@ impl WebhookStore for PostgresStore {
             })
             .await
     }
+}
+
+/// First key of the status-path advisory locks ("tuma").
+const STATUS_LOCK: i32 = 0x7475_6d61;
+
+/// Serialises submit results and receipts per connector, across connections and nodes.
+///
+/// Without it, a receipt that overtakes its submit result could be parked by one transaction
+/// while another, concurrent one indexes the SMSC id and looks for parked receipts: under READ
+/// COMMITTED neither sees the other's uncommitted row, and the receipt stays parked for ever
+/// (found by `tuma serve --database postgres://...`, where the engine writes both kinds at
+/// once). With the lock the second transaction starts after the first commits and sees its
+/// rows. Connectors are locked in name order, so two transactions never deadlock.
+fn lock_status_path<'c>(
+    tx: &mut pool::PgTx<'_, '_>,
+    connectors: impl Iterator<Item = &'c ConnectorId>,
+) -> Result<(), StoreError> {
+    let mut names: Vec<&str> = connectors.map(ConnectorId::as_str).collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        tx.query(
+            "lock the status path",
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&STATUS_LOCK, &name],
+        )?;
+    }
+    Ok(())
 }

@@ -301,3 +301,59 @@ async fn a_failing_deferred_write_fails_the_call_and_commits_nothing() {
     drop(client);
     let _ = driver.await;
 }
+
+/// A receipt and its submit result recorded at the same moment on two nodes (or two
+/// connections of one node, as the engine's status writer does) never leave the receipt
+/// parked: every message ends `delivered`, whichever transaction goes first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_receipt_and_submit_result_never_strand_the_receipt() {
+    use smpp::MessageState;
+    use tuma_store::{MessageStore, ReceiptUpdate};
+    let Some(url) = common::database_url() else {
+        return;
+    };
+    let (a, guard) = common::fresh_store(&url).await;
+    let b = common::store_on(&guard).await;
+    const N: u64 = 200;
+    let out = a
+        .insert_batch((1..=N).map(|n| message(n, 1)).collect())
+        .await
+        .unwrap();
+    assert!(out.iter().all(|o| *o == InsertOutcome::Inserted));
+    let connector = ConnectorId::parse("smsc-a").unwrap();
+    // Two long transactions that overlap: all submit results in one call, all receipts in
+    // another, at the same time.
+    let submit = a.record_submit_results(
+        (1..=N)
+            .map(|n| SubmitResult {
+                message: id(n),
+                segment: 0,
+                connector: connector.clone(),
+                at_ms: T0 + 1_000,
+                outcome: SubmitOutcomeRecord::Accepted {
+                    smsc_id: format!("r{n}"),
+                },
+            })
+            .collect(),
+    );
+    let receipts = b.record_receipts(
+        (1..=N)
+            .map(|n| ReceiptUpdate {
+                connector: connector.clone(),
+                protocol_id: Some(format!("r{n}")),
+                text_id: None,
+                state: MessageState::Delivered,
+                detail: None,
+                error: None,
+                at_ms: T0 + 1_001,
+            })
+            .collect(),
+    );
+    let (s, r) = tokio::join!(submit, receipts);
+    s.unwrap();
+    r.unwrap();
+    for n in 1..=N {
+        let m = a.get(message(n, 1).account, id(n)).await.unwrap().unwrap();
+        assert_eq!(m.status, MessageStatus::Delivered, "message {n}");
+    }
+}

@@ -521,3 +521,96 @@ async fn webhooks_replies_and_stop_end_to_end() {
     };
     wait_status(&http, port, key, &id, "delivered").await;
 }
+
+/// `tuma serve --database postgres://...`: the same chain on PostgreSQL (a fresh database per
+/// run, dropped at the end). Skipped without TUMA_TEST_DATABASE_URL.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_postgresql() {
+    let Ok(url) = std::env::var("TUMA_TEST_DATABASE_URL") else {
+        eprintln!("skipped: TUMA_TEST_DATABASE_URL is not set (a PostgreSQL URL for tests)");
+        return;
+    };
+    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connecting to TUMA_TEST_DATABASE_URL");
+    tokio::spawn(conn);
+    let db = format!("tuma_e2e_{}", std::process::id());
+    // One statement per call: DROP/CREATE DATABASE cannot run in a multi-statement block.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {db}"),
+        format!("CREATE DATABASE {db}"),
+    ] {
+        admin.batch_execute(&sql).await.unwrap();
+    }
+    // Same server and credentials, the fresh database.
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+    let db_url = format!("{base}/{db}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let key = "tuma_pgtestkey0123456789abcdefghijklm";
+    let run = |data: &str| {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "serve",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            &db_url,
+        ])
+        .arg("--data-dir")
+        .arg(dir.path().join(data))
+        .env("TUMA_API_KEY", key)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null());
+        Proc(cmd.spawn().unwrap())
+    };
+    let mut gw = run("a");
+    let http = reqwest::Client::new();
+    wait_healthy(&http, port).await;
+    let messages: Vec<Value> = (0..200)
+        .map(|i| json!({"to": format!("+2547000001{:02}", i % 100), "from": "ACME", "text": format!("pg {i} ✓")}))
+        .chain([json!({"to": "+254700000201", "from": "ACME", "text": "will fail"})])
+        .collect();
+    let r: Value = http
+        .post(format!("http://127.0.0.1:{port}/v1/messages/batch"))
+        .bearer_auth(key)
+        .json(&json!({ "messages": messages }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<String> = r["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 201, "{r}");
+    for id in &ids[..200] {
+        wait_status(&http, port, key, id, "delivered").await;
+    }
+    let failed = wait_status(&http, port, key, &ids[200], "failed").await;
+    assert_eq!(failed["error"]["code"], "smsc_undeliv", "{failed}");
+
+    // Another gateway process on the same database (another data directory) sees it all.
+    signal(&gw.0, "TERM");
+    let _ = gw.0.wait();
+    let _gw = run("b");
+    wait_healthy(&http, port).await;
+    let (code, m) = get_json(
+        &http,
+        format!("http://127.0.0.1:{port}/v1/messages/{}", ids[0]),
+        key,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(m["status"], "delivered");
+    drop(_gw);
+    let _ = admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await;
+}
