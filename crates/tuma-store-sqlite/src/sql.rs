@@ -582,6 +582,54 @@ fn multi_row_sql(head: &str, width: usize, rows: usize, tail: &str) -> String {
     sql
 }
 
+/// Identifies a multi-row statement form: `head`'s address and length, width, rows,
+/// `tail`'s address and length.
+type SqlFormKey = (usize, usize, usize, usize, usize, usize);
+
+thread_local! {
+    /// The texts [`multi_row_sql`] built, by statement form (only the writer thread
+    /// runs multi-row statements): a 64-row intake statement is ~2.5 kB of text, which was
+    /// rebuilt for every chunk only to be looked up in the statement cache.
+    static MULTI_ROW_SQL: std::cell::RefCell<FastMap<SqlFormKey, std::rc::Rc<str>>> =
+        std::cell::RefCell::new(FastMap::default());
+}
+
+/// [`multi_row_sql`], built once per thread and statement form. `head` and `tail` are
+/// constants: their addresses (and lengths) identify them.
+fn multi_row_sql_cached(head: &str, width: usize, rows: usize, tail: &str) -> std::rc::Rc<str> {
+    let key = (
+        head.as_ptr() as usize,
+        head.len(),
+        width,
+        rows,
+        tail.as_ptr() as usize,
+        tail.len(),
+    );
+    MULTI_ROW_SQL.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(sql) = cache.get(&key) {
+            // The key is a hint: check it names the same text (a different string could share
+            // an address only if one was freed, which constants never are).
+            if sql.starts_with(head)
+                && sql.ends_with(tail)
+                && sql.len() == multi_row_len(head, width, rows, tail)
+            {
+                return sql.clone();
+            }
+        }
+        let sql: std::rc::Rc<str> = multi_row_sql(head, width, rows, tail).into();
+        cache.insert(key, sql.clone());
+        sql
+    })
+}
+
+/// The length of [`multi_row_sql`]'s text.
+fn multi_row_len(head: &str, width: usize, rows: usize, tail: &str) -> usize {
+    // "(" + width "?" + (width - 1) ", " + ")" per row, ", " between rows.
+    let tuple = 2 + width + 2 * width.saturating_sub(1);
+    head.len() + rows * tuple + 2 * rows.saturating_sub(1) + tail.len()
+}
+
 /// Runs `head (row), (row), ... tail` over `params` (`width` per row, rows in order), in
 /// chunks of [`CHUNKS`] rows: one statement per chunk instead of one per row.
 fn exec_rows(
@@ -608,8 +656,8 @@ fn rows_chunked(
             .find(|&c| c <= rows_left)
             .unwrap_or(1);
         let (now, later) = rest.split_at((rows * width).min(rest.len()));
-        conn.prepare_cached(&multi_row_sql(head, width, rows, tail))?
-            .execute(now)?;
+        let sql = multi_row_sql_cached(head, width, rows, tail);
+        conn.prepare_cached(&sql)?.execute(now)?;
         rest = later;
     }
     Ok(())
@@ -689,11 +737,16 @@ struct MessageWrite {
 impl MessageWrite {
     /// Sends this write: ONE `UPDATE` naming only the columns it sets, so an update that
     /// leaves the status alone does not touch the status indexes either.
-    fn send(
+    ///
+    /// `held` is the statement the previous write of this flush used, by column set: the
+    /// writes of one call nearly all set the same columns, so one statement serves them all
+    /// (one statement-cache lookup and reset per flush instead of per message).
+    fn send<'c>(
         self,
-        conn: &Connection,
+        conn: &'c Connection,
         id: MessageId,
         sql_cache: &mut [Option<String>; 64],
+        held: &mut Option<(usize, rusqlite::CachedStatement<'c>)>,
     ) -> Result<(), StoreError> {
         let blob = id_blob(id);
         let status = self.status.map(|s| s.as_str());
@@ -753,7 +806,20 @@ impl MessageWrite {
         let mut p: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(sets.len() + 1);
         p.push(&blob);
         p.extend(sets.iter().map(|(_, value)| *value));
-        exec(conn, "update message", sql, &p[..]).map(drop)
+        let stmt = match held {
+            Some((held_mask, stmt)) if *held_mask == mask => stmt,
+            _ => {
+                // Dropping the previous statement returns it to the cache.
+                *held = None;
+                let stmt = conn
+                    .prepare_cached(sql)
+                    .map_err(backend("update message"))?;
+                &mut held.insert((mask, stmt)).1
+            }
+        };
+        stmt.execute(&p[..])
+            .map(drop)
+            .map_err(backend("update message"))
     }
 }
 
@@ -765,8 +831,13 @@ fn push_event_line(
     at_ms: u64,
     detail: Option<&str>,
 ) {
-    use std::fmt::Write as _;
-    let _ = write!(log, "{seq} {} {at_ms} ", status.as_str());
+    // Without `write!`: the formatting machinery was a visible part of the writer's profile.
+    push_decimal(log, u64::from(seq));
+    log.push(' ');
+    log.push_str(status.as_str());
+    log.push(' ');
+    push_decimal(log, at_ms);
+    log.push(' ');
     match detail {
         None => log.push('-'),
         Some(d) => {
@@ -782,6 +853,23 @@ fn push_event_line(
         }
     }
     log.push('\n');
+}
+
+/// Appends `v` in decimal.
+fn push_decimal(out: &mut String, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
 }
 
 /// The events of an `event_log` (see migration 0003), with their `seq`.
@@ -891,9 +979,11 @@ impl<'c> SqlTx<'c> {
     /// Sends every held write.
     fn flush(&mut self) -> Result<(), StoreError> {
         self.flush_segments()?;
+        let mut held = None;
         for (id, w) in std::mem::take(&mut self.messages) {
-            w.send(self.conn, id, &mut self.hot.update_sql)?;
+            w.send(self.conn, id, &mut self.hot.update_sql, &mut held)?;
         }
+        drop(held);
         if !self.outbox_deletes.is_empty() {
             let blobs: Vec<[u8; 16]> = std::mem::take(&mut self.outbox_deletes)
                 .into_iter()
@@ -1558,11 +1648,29 @@ mod tests {
     }
 
     #[test]
+    fn cached_multi_row_sql_is_the_built_text() {
+        for (head, width, tail) in [
+            (INSERT_MESSAGES_HEAD, MESSAGE_WIDTH, ""),
+            (UPSERT_SEGMENTS_HEAD, 5, UPSERT_SEGMENTS_TAIL),
+            DELETE_OUTBOXES,
+        ] {
+            for rows in CHUNKS {
+                let built = multi_row_sql(head, width, rows, tail);
+                assert_eq!(built.len(), multi_row_len(head, width, rows, tail));
+                // Twice: built, then from the cache.
+                assert_eq!(&*multi_row_sql_cached(head, width, rows, tail), built);
+                assert_eq!(&*multi_row_sql_cached(head, width, rows, tail), built);
+            }
+        }
+    }
+
+    #[test]
     fn event_log_lines_round_trip() {
         let mut log = String::new();
         push_event_line(&mut log, 1, MessageStatus::Submitted, 7, None);
         push_event_line(&mut log, 2, MessageStatus::Failed, 8, Some("a b\\n\nc\r"));
         push_event_line(&mut log, 3, MessageStatus::Delivered, 9, Some(""));
+        push_event_line(&mut log, 10, MessageStatus::Expired, u64::MAX, None);
         let events = parse_event_log(&log).unwrap();
         assert_eq!(
             events
@@ -1573,6 +1681,7 @@ mod tests {
                 (1, MessageStatus::Submitted, 7, None),
                 (2, MessageStatus::Failed, 8, Some("a b\\n\nc\r")),
                 (3, MessageStatus::Delivered, 9, Some("")),
+                (10, MessageStatus::Expired, u64::MAX, None),
             ]
         );
         assert!(parse_event_log("1 submitted 7 ?\n").is_err());
