@@ -228,13 +228,7 @@ fn main() -> anyhow::Result<()> {
         } => {
             let text = match text {
                 Some(t) => t,
-                None => {
-                    let mut buf = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut buf)
-                        .context("reading the message text from standard input")?;
-                    buf.trim_end_matches('\n').to_owned()
-                }
+                None => read_stdin()?.trim_end_matches('\n').to_owned(),
             };
             let target = client::ApiTarget::resolve(url, api_key)?;
             let args = client::SendArgs {
@@ -306,13 +300,7 @@ fn main() -> anyhow::Result<()> {
         } => {
             let text = match text {
                 Some(text) => text,
-                None => {
-                    let mut buf = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut buf)
-                        .context("reading the message text from standard input")?;
-                    buf
-                }
+                None => read_stdin()?,
             };
             print!("{}", render_estimate(&text, transliterate));
         }
@@ -366,6 +354,15 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The message text when it is not an argument.
+fn read_stdin() -> anyhow::Result<String> {
+    let mut buf = String::new();
+    std::io::stdin()
+        .read_to_string(&mut buf)
+        .context("reading the message text from standard input")?;
+    Ok(buf)
 }
 
 fn init_logging(default: &str) {

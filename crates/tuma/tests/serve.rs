@@ -74,6 +74,18 @@ async fn wait_healthy(http: &reqwest::Client, port: u16) {
     }
 }
 
+async fn post_json(http: &reqwest::Client, url: String, key: &str, body: Value) -> Value {
+    http.post(url)
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn get_json(http: &reqwest::Client, url: String, key: &str) -> (u16, Value) {
     let r = http.get(url).bearer_auth(key).send().await.unwrap();
     let status = r.status().as_u16();
@@ -388,16 +400,13 @@ async fn webhooks_replies_and_stop_end_to_end() {
     let (hook, got) = webhook_receiver().await;
 
     // Status webhooks: submitted then delivered, each signed.
-    let r: Value = http
-        .post(format!("{base}/v1/messages"))
-        .bearer_auth(key)
-        .json(&json!({"to": "+254700000140", "from": "ACME", "text": "hook me", "callback_url": hook, "reference": "order-9"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = post_json(
+        &http,
+        format!("{base}/v1/messages"),
+        key,
+        json!({"to": "+254700000140", "from": "ACME", "text": "hook me", "callback_url": hook, "reference": "order-9"}),
+    )
+    .await;
     let id = r["id"].as_str().unwrap().to_owned();
     let statuses = wait_for("submitted and delivered webhooks", || {
         let got = got.lock().unwrap();
@@ -479,16 +488,13 @@ async fn webhooks_replies_and_stop_end_to_end() {
         assert!(Instant::now() < deadline, "no STOP confirmation: {inbox}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let r: Value = http
-        .post(format!("{base}/v1/messages"))
-        .bearer_auth(key)
-        .json(&json!({"to": "+254700000142", "from": "ACME", "text": "offer"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = post_json(
+        &http,
+        format!("{base}/v1/messages"),
+        key,
+        json!({"to": "+254700000142", "from": "ACME", "text": "offer"}),
+    )
+    .await;
     assert_eq!(r["status"], "suppressed", "{r}");
 
     // START: the number receives again.
@@ -499,16 +505,13 @@ async fn webhooks_replies_and_stop_end_to_end() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let id = loop {
-        let v: Value = http
-            .post(format!("{base}/v1/messages"))
-            .bearer_auth(key)
-            .json(&json!({"to": "+254700000142", "from": "ACME", "text": "welcome back"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = post_json(
+            &http,
+            format!("{base}/v1/messages"),
+            key,
+            json!({"to": "+254700000142", "from": "ACME", "text": "welcome back"}),
+        )
+        .await;
         if v["status"] == "accepted" {
             break v["id"].as_str().unwrap().to_owned();
         }
@@ -573,16 +576,13 @@ async fn serve_on_postgresql() {
         .map(|i| json!({"to": format!("+2547000001{:02}", i % 100), "from": "ACME", "text": format!("pg {i} ✓")}))
         .chain([json!({"to": "+254700000201", "from": "ACME", "text": "will fail"})])
         .collect();
-    let r: Value = http
-        .post(format!("http://127.0.0.1:{port}/v1/messages/batch"))
-        .bearer_auth(key)
-        .json(&json!({ "messages": messages }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = post_json(
+        &http,
+        format!("http://127.0.0.1:{port}/v1/messages/batch"),
+        key,
+        json!({ "messages": messages }),
+    )
+    .await;
     let ids: Vec<String> = r["accepted"]
         .as_array()
         .unwrap()
