@@ -4,7 +4,7 @@
 //! cargo run --release -p tuma-store-sqlite --example store_bench -- [full|normal] [dir]
 //! ```
 //!
-//! 1. `insert_batch` of 1,000 messages (1-3 segments each, an outbox entry each), 100 times.
+//! 1. `insert_batch` of 1,000 messages (1-3 segments each; each one row), 100 times.
 //! 2. Group commit: 64 tasks each inserting ONE message per call in a loop for 3 s.
 //! 3. Status updates: `record_submit_results` then `record_receipts`, 1,000 per call, for
 //!    the messages of step 1 (segment by segment).

@@ -2,7 +2,7 @@
 //! database for every submit result and receipt.
 //!
 //! - **Live messages**: a message's status, segment statuses, multipart policy, callback
-//!   URL, next event number, and whether it still has an outbox entry and an error. Filled
+//!   URL, next event number, and whether its error is set. Filled
 //!   at intake (the writer knows everything about a message it just inserted) and by
 //!   loads; updated by every write of the status path; a message leaves when a call leaves
 //!   it final (a later receipt for it reads the database again).
@@ -36,8 +36,6 @@ pub(crate) struct HotMessage {
     pub live: LiveMessage,
     /// The `seq` of its last stored event (0: only the initial status).
     pub last_seq: u32,
-    /// Whether its outbox row exists.
-    pub outbox: bool,
     /// Whether its error is set (the first one stands).
     pub has_error: bool,
     /// The key cache entries its submissions added (removed with it when it is final).

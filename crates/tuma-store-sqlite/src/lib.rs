@@ -306,18 +306,25 @@ impl MessageStore for SqliteStore {
         let connector = connector.map(|c| c.as_str().to_owned());
         self.readers
             .read(move |c| {
-                let after = after.map(id_blob).unwrap_or([0; 16]);
+                let after = match after {
+                    Some(after) => id_blob(after),
+                    // The first page starts just before the oldest unfinished message:
+                    // older ones are all final (see sql::PENDING_OUTBOX).
+                    None => {
+                        let oldest: Option<Vec<u8>> = c
+                            .prepare_cached(sql::OLDEST_UNFINISHED)
+                            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                            .map_err(backend("read outbox"))?;
+                        let Some(oldest) = oldest else {
+                            return Ok(Vec::new());
+                        };
+                        let oldest = id_from(&oldest, "messages.id")?.as_u128();
+                        id_blob(MessageId::from_u128(oldest.saturating_sub(1)))
+                    }
+                };
                 let mut s = c
-                    .prepare_cached(
-                        "SELECT o.message_id, o.due_at_ms FROM outbox o \
-                         JOIN messages m ON m.id = o.message_id \
-                         WHERE o.message_id > ?1 AND m.status = 'accepted' \
-                         AND (?2 IS NULL OR o.connector = ?2) \
-                         ORDER BY o.message_id LIMIT ?3",
-                    )
+                    .prepare_cached(sql::PENDING_OUTBOX)
                     .map_err(backend("read outbox"))?;
-                // Id 0 (the empty `after`) sorts before every id but is itself excluded by
-                // `>`; ids are never 0 (their timestamp is after 1970).
                 let ids = collect(
                     &mut s,
                     params![&after[..], connector, limit(limit_n)],
@@ -326,8 +333,8 @@ impl MessageStore for SqliteStore {
                         let blob: Vec<u8> = r.get(0).map_err(backend("read outbox"))?;
                         let due: i64 = r.get(1).map_err(backend("read outbox"))?;
                         Ok((
-                            id_from(&blob, "outbox.message_id")?,
-                            uint(due, "outbox.due_at_ms")?,
+                            id_from(&blob, "messages.id")?,
+                            uint(due, "messages.due_at_ms")?,
                         ))
                     },
                 )?;
@@ -364,10 +371,10 @@ impl MessageStore for SqliteStore {
                 for id in due {
                     if SqlTx::run(c, hot, |tx| apply::release_scheduled(tx, id, now_ms))? {
                         let at: Option<i64> = c
-                            .prepare_cached("SELECT due_at_ms FROM outbox WHERE message_id = ?1")
+                            .prepare_cached(sql::OUTBOX_DUE)
                             .and_then(|mut s| s.query_row([&id_blob(id)], |r| r.get(0)).optional())
                             .map_err(backend("read outbox"))?;
-                        let at = at.map(|v| uint(v, "outbox.due_at_ms")).transpose()?;
+                        let at = at.map(|v| uint(v, "messages.due_at_ms")).transpose()?;
                         released.push((id, at.unwrap_or(now_ms)));
                     }
                 }

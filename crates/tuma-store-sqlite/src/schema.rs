@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_settings_inbound_webhooks.sql"),
     include_str!("migrations/0003_message_row_status.sql"),
+    include_str!("migrations/0004_outbox_on_message_row.sql"),
 ];
 
 /// The schema version this build writes.

@@ -88,7 +88,7 @@ impl Writer {
     }
 
     /// Runs `f` in the next group transaction; answers after the commit. For work that
-    /// touches none of the tables the writer's cache mirrors (messages, segments, outbox,
+    /// touches none of the tables the writer's cache mirrors (messages, segments,
     /// key index, parked receipts): its failure leaves the cache alone.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where

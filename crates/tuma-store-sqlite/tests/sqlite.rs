@@ -568,3 +568,112 @@ async fn parked_receipts_are_found_after_the_parked_keys_were_loaded_and_after_a
         .unwrap();
     assert_eq!(out, [delivered(3)]);
 }
+
+/// A version-3 database (with `outbox` rows) is upgraded: the outbox table goes, a retry's
+/// due time moves onto its message row, and recovery still finds exactly the accepted
+/// messages with a pending segment (segment 0 on the row, others in `segments`), with the
+/// due times the rows had; a scheduled message is released with its send time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_3_outbox_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let hex = |n: u64| {
+        id(n)
+            .to_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in [
+            include_str!("../src/migrations/0001_initial.sql"),
+            include_str!("../src/migrations/0002_settings_inbound_webhooks.sql"),
+            include_str!("../src/migrations/0003_message_row_status.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1), (2), (3);",
+        )
+        .unwrap();
+        // 1: accepted, segment 0 pending, retried (due 500). 2: accepted, two segments,
+        // segment 0 submitted and segment 1 pending after a retry (explicit row). 3:
+        // submitted, nothing pending, no outbox row. 4: scheduled, due at its send time.
+        for (n, status, segs, seg0, send_at) in [
+            (1u64, "accepted", 1u8, None, None),
+            (2, "accepted", 2, Some("submitted"), None),
+            (3, "submitted", 1, Some("submitted"), None),
+            (4, "scheduled", 1, None, Some(300i64)),
+        ] {
+            let m = message(n, segs);
+            conn.execute(
+                "INSERT INTO messages (id, account_id, recipient, sender, body, encoding, \
+                 status, initial_status, segment_count, connector, multipart, created_at_ms, \
+                 send_at_ms, expires_at_ms, unfinished, seg0_status) VALUES (?1, 1, ?2, \
+                 'MyShop', 'hi', 'gsm7', ?3, ?3, ?4, 'smsc-a', 'all_delivered', ?5, ?6, ?7, 1, \
+                 ?8)",
+                rusqlite::params![
+                    &m.id.to_bytes()[..],
+                    m.to.as_u64() as i64,
+                    status,
+                    segs,
+                    m.created_at_ms as i64,
+                    send_at,
+                    m.expires_at_ms as i64,
+                    seg0,
+                ],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(&format!(
+            "INSERT INTO segments (message_id, idx, status, failed_attempts) \
+                 VALUES (x'{h2}', 1, 'pending', 1);
+             INSERT INTO outbox (message_id, connector, due_at_ms) VALUES
+                 (x'{h1}', 'smsc-a', 500), (x'{h2}', 'smsc-a', {c2}), (x'{h4}', 'smsc-a', 300);",
+            h1 = hex(1),
+            h2 = hex(2),
+            h4 = hex(4),
+            c2 = message(2, 2).created_at_ms,
+        ))
+        .unwrap();
+    }
+    let store = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+    let s = store.stores();
+    let pending = s.messages.pending_outbox(None, None, 10).await.unwrap();
+    assert_eq!(
+        pending
+            .iter()
+            .map(|e| (e.message.id, e.due_at_ms))
+            .collect::<Vec<_>>(),
+        [(id(1), 500), (id(2), message(2, 2).created_at_ms)]
+    );
+    let released = s.messages.due_scheduled(1_000, 10).await.unwrap();
+    assert_eq!(
+        released
+            .iter()
+            .map(|e| (e.message.id, e.due_at_ms))
+            .collect::<Vec<_>>(),
+        [(id(4), 300)]
+    );
+    let pending = s
+        .messages
+        .pending_outbox(None, Some(id(1)), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending.iter().map(|e| e.message.id).collect::<Vec<_>>(),
+        [id(2), id(4)]
+    );
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let outbox: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'outbox'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(outbox, 0);
+}
