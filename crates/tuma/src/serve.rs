@@ -39,23 +39,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Loads the configuration (file, `TUMA_*` environment, flags), opens the store, starts
-    /// the simulator when no connector is configured, the engine and the HTTP server.
-    pub async fn start(args: ServeArgs) -> anyhow::Result<Self> {
-        let mut file = FileConfig::load(args.config.as_deref(), std::env::vars())?;
-        if let Some(http) = args.http {
-            file.server.http = http;
-        }
-        if let Some(dir) = args.data_dir {
-            file.server.data_dir = dir;
-        }
-        if let Some(db) = args.database {
-            file.server.database = Some(db);
-        }
-        Self::start_with(file, std::env::var("TUMA_API_KEY").ok()).await
-    }
-
-    /// Starts from an already loaded configuration.
+    /// Opens the store, starts the simulator when no connector is configured, the engine and
+    /// the HTTP server (the configuration comes from [`load_config`]).
     pub async fn start_with(file: FileConfig, env_key: Option<String>) -> anyhow::Result<Self> {
         Self::start_with_demo(file, env_key, 1, 512).await
     }
@@ -158,9 +143,33 @@ async fn dashboard() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("dashboard.html"))
 }
 
+/// The configuration: file, `TUMA_*` environment, then flags.
+pub fn load_config(args: ServeArgs) -> anyhow::Result<FileConfig> {
+    let mut file = FileConfig::load(args.config.as_deref(), std::env::vars())?;
+    if let Some(http) = args.http {
+        file.server.http = http;
+    }
+    if let Some(dir) = args.data_dir {
+        file.server.data_dir = dir;
+    }
+    if let Some(db) = args.database {
+        file.server.database = Some(db);
+    }
+    Ok(file)
+}
+
+/// Whether this configuration stores in SQLite (its writer thread wants a core of its own).
+pub fn uses_sqlite(file: &FileConfig) -> bool {
+    !file
+        .server
+        .database
+        .as_deref()
+        .is_some_and(|d| d.starts_with("postgres://") || d.starts_with("postgresql://"))
+}
+
 /// Runs until SIGINT/SIGTERM.
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let gateway = Gateway::start(args).await?;
+pub async fn serve(file: FileConfig) -> anyhow::Result<()> {
+    let gateway = Gateway::start_with(file, std::env::var("TUMA_API_KEY").ok()).await?;
     if let Some(key) = &gateway.admin_key {
         // Printed once, on stdout (logs go to stderr), so it can be captured.
         let mut out = std::io::stdout().lock();
