@@ -53,8 +53,17 @@ impl Gateway {
         demo_window: usize,
     ) -> anyhow::Result<Self> {
         let data_dir = file.server.data_dir.clone();
-        std::fs::create_dir_all(&data_dir)
-            .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+        if !data_dir.exists() {
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+            // Messages, replies and key hashes live here: readable by the gateway's user only.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
+                    .with_context(|| format!("restricting {}", data_dir.display()))?;
+            }
+        }
         let stores = open_stores(&file, &data_dir).await?;
         let secret = match &file.webhooks.secret {
             Some(s) => s.clone(),

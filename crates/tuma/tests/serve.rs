@@ -151,6 +151,11 @@ async fn serve_demo_mode_send_deliver_and_restart() {
         .filter(|k| k.starts_with("tuma_"))
         .unwrap_or_else(|| panic!("no admin key in {line:?}"))
         .to_owned();
+    assert_eq!(
+        std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+        0o700,
+        "a new data directory is private"
+    );
     let key_file = data.join("admin-key");
     assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim(), key);
     assert_eq!(
