@@ -40,6 +40,8 @@ pub struct Options {
     pub data_dir: Option<std::path::PathBuf>,
     /// Messages whose events give the latency percentiles.
     pub sample: usize,
+    /// deliver_sm the simulator keeps in flight per session.
+    pub sim_window: usize,
 }
 
 /// Runs the benchmark and returns the report (last line `RESULT {json}`).
@@ -56,7 +58,12 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
     file.server.data_dir = temp.path().to_path_buf();
     file.engine.max_queued = options.messages.max(1_000_000);
     let key = format!("tuma_bench{}", hex::encode(rand::random::<[u8; 16]>()));
-    let gateway = Gateway::start_with_demo(file, Some(key.clone()), options.binds, options.window)
+    let demo = crate::serve::DemoNetwork {
+        binds: options.binds,
+        window: options.window,
+        receipt_window: options.sim_window,
+    };
+    let gateway = Gateway::start_with_demo(file, Some(key.clone()), demo)
         .await
         .context("starting the gateway")?;
     let url = format!("http://{}", gateway.http_addr);

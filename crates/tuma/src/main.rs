@@ -170,6 +170,10 @@ enum BenchTarget {
         /// Messages whose stored events give the latency percentiles.
         #[arg(long, default_value_t = 2000)]
         sample: usize,
+        /// deliver_sm (receipts) the simulator keeps in flight per session; receipts are
+        /// answered after their commit, so this bounds receipts per commit round trip.
+        #[arg(long, default_value_t = 1024)]
+        sim_window: usize,
     },
     /// The simulator over loopback: starts it in-process on port 0, binds our ESME client(s)
     /// and pushes submit_sm as fast as the window allows. Build with --release.
@@ -280,6 +284,7 @@ fn main() -> anyhow::Result<()> {
                     window,
                     data_dir,
                     sample,
+                    sim_window,
                 },
         } => {
             init_logging("warn");
@@ -293,6 +298,7 @@ fn main() -> anyhow::Result<()> {
                     window,
                     data_dir,
                     sample,
+                    sim_window,
                 },
             ))?;
             print!("{report}");

@@ -42,15 +42,14 @@ impl Gateway {
     /// Opens the store, starts the simulator when no connector is configured, the engine and
     /// the HTTP server (the configuration comes from [`load_config`]).
     pub async fn start_with(file: FileConfig, env_key: Option<String>) -> anyhow::Result<Self> {
-        Self::start_with_demo(file, env_key, 1, 512).await
+        Self::start_with_demo(file, env_key, DemoNetwork::default()).await
     }
 
     /// Like [`Gateway::start_with`], with the demo connector's binds and window.
     pub async fn start_with_demo(
         file: FileConfig,
         env_key: Option<String>,
-        demo_binds: usize,
-        demo_window: usize,
+        demo: DemoNetwork,
     ) -> anyhow::Result<Self> {
         let data_dir = file.server.data_dir.clone();
         if !data_dir.exists() {
@@ -72,7 +71,7 @@ impl Gateway {
         let mut engine_config = file.engine_config(secret)?;
 
         let sim = if engine_config.connectors.is_empty() {
-            Some(start_demo_network(&mut engine_config, demo_binds, demo_window).await?)
+            Some(start_demo_network(&mut engine_config, demo).await?)
         } else {
             None
         };
@@ -176,6 +175,28 @@ pub fn uses_sqlite(file: &FileConfig) -> bool {
         .is_some_and(|d| d.starts_with("postgres://") || d.starts_with("postgresql://"))
 }
 
+/// The demo connector's sessions and the simulator's receipt window.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoNetwork {
+    /// SMPP sessions from the gateway to the simulator.
+    pub binds: usize,
+    /// submit_sm in flight per session.
+    pub window: usize,
+    /// deliver_sm (receipts, replies) the simulator keeps in flight per session. The gateway
+    /// answers a receipt after committing it, so this bounds receipts per commit round trip.
+    pub receipt_window: usize,
+}
+
+impl Default for DemoNetwork {
+    fn default() -> Self {
+        Self {
+            binds: 1,
+            window: 512,
+            receipt_window: 1024,
+        }
+    }
+}
+
 /// Runs until SIGINT/SIGTERM.
 pub async fn serve(file: FileConfig) -> anyhow::Result<()> {
     let gateway = Gateway::start_with(file, std::env::var("TUMA_API_KEY").ok()).await?;
@@ -264,13 +285,17 @@ pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 /// Starts the simulator on an ephemeral loopback port and points one connector at it.
 async fn start_demo_network(
     config: &mut EngineConfig,
-    binds: usize,
-    window: usize,
+    demo: DemoNetwork,
 ) -> anyhow::Result<SimServer> {
+    let DemoNetwork {
+        binds,
+        window,
+        receipt_window,
+    } = demo;
     let sim = Sim::new(smsc_sim::Engine::new(SimConfig::default())?);
     let mut options = ServerOptions::new(SocketAddr::from(([127, 0, 0, 1], 0)));
     // Receipts come back as fast as submissions go.
-    options.mc.session.window = 1024;
+    options.mc.session.window = receipt_window.max(1);
     let server = SimServer::start_with(sim, options)
         .await
         .context("starting the simulated operator network")?;
