@@ -601,6 +601,16 @@ mod tests {
         assert!(Msisdn::from_e164("+78001234567").is_err());
     }
 
+    /// Found by the random agreement test: more than 15 digits is never E.164, even when
+    /// `phonenumber` could shorten it by dropping a carrier prefix.
+    #[test]
+    fn more_than_fifteen_digits_are_too_long() {
+        assert!(matches!(
+            Msisdn::from_e164("+3521506022000000"),
+            Err(MsisdnError::TooLong { digits: 16, .. })
+        ));
+    }
+
     #[test]
     fn region_parsing() {
         assert_eq!(ke().as_str(), "KE");
@@ -632,8 +642,13 @@ mod tests {
         assert!(serde_json::from_str::<Msisdn>("\"+254912345678\"").is_err());
     }
 
-    /// The reference decision: `phonenumber` alone, on `+digits`.
+    /// The reference decision: `phonenumber` alone, on `+digits`, after E.164's own limit of
+    /// 15 digits (which we apply first: `phonenumber` would read `+352 15060 22000000` as
+    /// +352 22000000 by dropping a Luxembourg carrier prefix, but 16 digits are not E.164).
     fn reference(digits: &str) -> Option<String> {
+        if digits.len() > MAX_E164_DIGITS {
+            return None;
+        }
         let number = phonenumber::parse(None, format!("+{digits}")).ok()?;
         if !phonenumber::is_valid(&number) {
             return None;
