@@ -120,6 +120,14 @@ async fn setup_with(max_tps: u32, adjust: impl FnOnce(&mut EngineConfig)) -> Set
     }
 }
 
+impl Setup {
+    /// Stops the engine (unbinding), then the simulator.
+    async fn stop(self) {
+        self.engine.shutdown(Duration::from_secs(5)).await;
+        self.sim.shutdown().await;
+    }
+}
+
 async fn setup() -> Setup {
     setup_with(0, |_| {}).await
 }
@@ -248,8 +256,7 @@ async fn single_and_batch_reach_the_handset_with_the_exact_text() {
     assert!(metrics.contains("tuma_messages_rejected_total{code=\"invalid_msisdn\"} 1"));
     let health = s.engine.health();
     assert_eq!((health[0].binds, health[0].bound), (1, 1));
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,8 +286,7 @@ async fn receipts_fail_and_expiry_ends_messages_without_one() {
     assert_eq!(m.status, MessageStatus::Expired);
     let counts = s.engine.counts();
     assert_eq!((counts.failed, counts.expired), (1, 1));
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,8 +317,7 @@ async fn throttling_pauses_and_keeps_the_order_to_one_handset() {
         .engine
         .render_metrics()
         .contains("tuma_throttle_events_total{connector=\"sim\"} 0"));
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,8 +342,7 @@ async fn temporary_errors_are_retried_and_permanent_ones_fail_with_the_status() 
     );
     assert_eq!(m.segments[0].failed_attempts, 2);
     assert_eq!(s.sim.sim().lock().stats().submit_sm, 4);
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -370,8 +374,7 @@ async fn suppressed_numbers_never_reach_the_simulator() {
     assert!(inbox(&s, "254700000104").is_empty());
     assert_eq!(s.sim.sim().lock().stats().submit_sm, 1);
     assert_eq!(s.engine.counts().suppressed, 1);
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,8 +406,7 @@ async fn scheduled_messages_go_only_after_their_time() {
         .map(|m| m.text)
         .collect();
     assert_eq!(texts, ["right now", "see you later"]);
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -430,8 +432,7 @@ async fn the_rate_limit_holds_across_two_binds() {
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_millis(1400), "{elapsed:?}");
     assert_eq!(s.sim.bound_sessions(), 2);
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -511,8 +512,7 @@ async fn concurrent_single_requests_share_commits_and_idempotency_holds() {
         conflict[0].clone().expect_err("conflict").kind,
         RejectionKind::Conflict
     );
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 /// A message store whose submit results are written late, so receipts overtake them.
@@ -599,8 +599,7 @@ async fn receipts_that_overtake_their_submit_result_are_matched() {
             .contains("tuma_receipts_parked_total{connector=\"sim\"} 1"),
         "the receipt did not arrive first"
     );
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -668,8 +667,7 @@ async fn a_restart_sends_what_was_accepted_but_not_sent() {
     );
     // Sent once each (the long one in two parts).
     assert_eq!(s.sim.sim().lock().stats().submit_sm, 3);
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -682,8 +680,7 @@ async fn a_transmitter_connector_gets_receipts_on_its_receiver_session() {
     wait_status(&s, id, MessageStatus::Delivered).await;
     // The transmitter and the receiver.
     assert_eq!(s.sim.bound_sessions(), 2);
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -741,8 +738,7 @@ async fn stop_by_reply_suppresses_and_confirms_through_the_engine() {
         .expect("inbound");
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].text, "STOP");
-    s.engine.shutdown(Duration::from_secs(5)).await;
-    s.sim.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -943,4 +939,5 @@ async fn segments_are_counted_with_the_connectors_concatenation() {
     let got = inbox(&s, "254700000131");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].text, text);
+    s.stop().await;
 }

@@ -26,21 +26,36 @@ pub enum Mode {
     Single,
 }
 
-/// Settings of one run.
-#[derive(Debug, Clone)]
+/// Settings of one run (the flags of `tuma bench gateway`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// Messages to send.
+    #[arg(long, default_value_t = 200_000)]
     pub messages: usize,
+    /// batch: POST /v1/messages/batch; single: one POST /v1/messages per message.
+    #[arg(long, value_enum, default_value = "batch")]
     pub mode: Mode,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Messages per batch request.
+    #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
-    /// SMPP sessions to the simulator and their window.
+    /// SMPP sessions to the simulator.
+    #[arg(long, default_value_t = 1)]
     pub binds: usize,
+    /// submit_sm in flight per session.
+    #[arg(long, default_value_t = 512)]
     pub window: usize,
-    /// Where the SQLite database goes (a fresh temporary directory when absent).
+    /// Parent of the temporary data directory (default: the system's temp dir).
+    #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
-    /// Messages whose events give the latency percentiles.
+    /// Messages whose stored events give the latency percentiles.
+    #[arg(long, default_value_t = 2000)]
     pub sample: usize,
-    /// deliver_sm the simulator keeps in flight per session.
+    /// deliver_sm (receipts) the simulator keeps in flight per session; receipts are
+    /// answered after their commit, so this bounds receipts per commit round trip.
+    #[arg(long, default_value_t = 1024)]
     pub sim_window: usize,
 }
 

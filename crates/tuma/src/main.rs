@@ -145,36 +145,7 @@ enum Command {
 enum BenchTarget {
     /// The whole chain: a gateway (durable SQLite) and the simulator in this process, driven
     /// over loopback HTTP. Prints a `RESULT {json}` line last. Build with --release.
-    Gateway {
-        /// Messages to send.
-        #[arg(long, default_value_t = 200_000)]
-        messages: usize,
-        /// batch: POST /v1/messages/batch; single: one POST /v1/messages per message.
-        #[arg(long, value_enum, default_value = "batch")]
-        mode: bench_gateway::Mode,
-        /// Concurrent HTTP clients.
-        #[arg(long, default_value_t = 4)]
-        concurrency: usize,
-        /// Messages per batch request.
-        #[arg(long, default_value_t = 1000)]
-        batch_size: usize,
-        /// SMPP sessions to the simulator.
-        #[arg(long, default_value_t = 1)]
-        binds: usize,
-        /// submit_sm in flight per session.
-        #[arg(long, default_value_t = 512)]
-        window: usize,
-        /// Parent of the temporary data directory (default: the system's temp dir).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Messages whose stored events give the latency percentiles.
-        #[arg(long, default_value_t = 2000)]
-        sample: usize,
-        /// deliver_sm (receipts) the simulator keeps in flight per session; receipts are
-        /// answered after their commit, so this bounds receipts per commit round trip.
-        #[arg(long, default_value_t = 1024)]
-        sim_window: usize,
-    },
+    Gateway(bench_gateway::Options),
     /// The simulator over loopback: starts it in-process on port 0, binds our ESME client(s)
     /// and pushes submit_sm as fast as the window allows. Build with --release.
     Smsc {
@@ -274,33 +245,10 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Bench {
-            target:
-                BenchTarget::Gateway {
-                    messages,
-                    mode,
-                    concurrency,
-                    batch_size,
-                    binds,
-                    window,
-                    data_dir,
-                    sample,
-                    sim_window,
-                },
+            target: BenchTarget::Gateway(options),
         } => {
             init_logging("warn");
-            let report = runtime_beside_writer(true)?.block_on(bench_gateway::run(
-                bench_gateway::Options {
-                    messages,
-                    mode,
-                    concurrency,
-                    batch_size,
-                    binds,
-                    window,
-                    data_dir,
-                    sample,
-                    sim_window,
-                },
-            ))?;
+            let report = runtime_beside_writer(true)?.block_on(bench_gateway::run(options))?;
             print!("{report}");
         }
         Command::Estimate {
