@@ -29,7 +29,8 @@ pub use import::{
 };
 pub use links::{LinkError, LinkRewriter, Rewritten, TrackedLink};
 pub use preview::{
-    personalize, preview, Personalized, Preview, PreviewFailure, PreviewMessage, Previewer,
+    personalize, personalize_in, preview, Personalized, Preview, PreviewFailure, PreviewMessage,
+    Previewer,
 };
 pub use template::{RenderError, Template, TemplateError, TemplateLimits};
 pub use window::{country_offset, SendWindow, TimeOfDay, UtcOffset, WindowError};

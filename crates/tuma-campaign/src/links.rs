@@ -121,9 +121,44 @@ impl LinkRewriter {
         recipient: Msisdn,
         rng: &mut R,
     ) -> Rewritten {
+        self.rewrite_in(text, recipient, None, rng)
+    }
+
+    /// [`LinkRewriter::rewrite`] with codes that start with two characters derived from
+    /// `bucket` (modulo 3,844), followed by random ones, when the code is long enough to
+    /// keep [`MIN_CODE_LEN`] random characters (the default length is).
+    ///
+    /// Why: a store keeps codes in one index ordered by code. Random codes make every insert
+    /// land on a random page of it, so storing a page of 2,000 links rewrote about 2,000
+    /// pages of a large table (measured: a 200,000-recipient campaign handed over 35k
+    /// messages/s with links, 57k without). Links made together with the same bucket (the
+    /// runner uses a coarse clock) sit together in the index. The prefix is not secret; the
+    /// random characters alone make a code unguessable.
+    pub fn rewrite_in<R: RngCore + ?Sized>(
+        &self,
+        text: &str,
+        recipient: Msisdn,
+        bucket: Option<u16>,
+        rng: &mut R,
+    ) -> Rewritten {
+        let prefix = bucket
+            .filter(|_| self.code_len >= MIN_CODE_LEN + 2)
+            .map(|b| {
+                let b = usize::from(b) % (62 * 62);
+                [BASE62[b / 62], BASE62[b % 62]]
+            });
         let mut links = Vec::new();
         let text = self.replace(text, |target, out| {
-            let code = random_code(self.code_len, rng);
+            let code = match prefix {
+                Some(p) => {
+                    let mut code = String::with_capacity(self.code_len);
+                    code.push(char::from(p[0]));
+                    code.push(char::from(p[1]));
+                    code.push_str(&random_code(self.code_len - 2, rng));
+                    code
+                }
+                None => random_code(self.code_len, rng),
+            };
             out.push_str(&code);
             links.push(TrackedLink {
                 code,
@@ -211,6 +246,39 @@ mod tests {
 
     fn to() -> Msisdn {
         Msisdn::from_e164("+254712345678").unwrap()
+    }
+
+    #[test]
+    fn bucketed_codes_share_their_prefix_and_stay_random() {
+        let rw = LinkRewriter::new("https://t.example").unwrap();
+        let mut rng = StdRng::seed_from_u64(9);
+        let a = rw.rewrite_in("https://x.example/1", to(), Some(62 * 3 + 7), &mut rng);
+        let b = rw.rewrite_in(
+            "https://x.example/1",
+            to(),
+            Some(62 * 3 + 7 + 3844),
+            &mut rng,
+        );
+        let (ca, cb) = (&a.links[0].code, &b.links[0].code);
+        assert_eq!((ca.len(), cb.len()), (10, 10));
+        assert_eq!((&ca[..2], &cb[..2]), ("37", "37"));
+        assert_ne!(ca[2..], cb[2..]);
+        assert!(ca.bytes().all(|c| c.is_ascii_alphanumeric()));
+        // Too short to keep 8 random characters: no prefix.
+        let short = LinkRewriter::new("https://t.example")
+            .unwrap()
+            .with_code_len(9)
+            .unwrap();
+        let codes: HashSet<String> = (0..50)
+            .map(|_| {
+                short
+                    .rewrite_in("www.x.example", to(), Some(0), &mut rng)
+                    .links[0]
+                    .code
+                    .clone()
+            })
+            .collect();
+        assert!(codes.iter().any(|c| !c.starts_with("00")), "{codes:?}");
     }
 
     fn rewriter() -> LinkRewriter {

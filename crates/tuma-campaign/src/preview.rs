@@ -196,10 +196,21 @@ pub fn personalize<R: RngCore + ?Sized>(
     contact: &Contact,
     rng: &mut R,
 ) -> Result<Personalized, RenderError> {
+    personalize_in(template, links, contact, None, rng)
+}
+
+/// [`personalize`] with link codes grouped by `bucket` ([`LinkRewriter::rewrite_in`]).
+pub fn personalize_in<R: RngCore + ?Sized>(
+    template: &Template,
+    links: Option<&LinkRewriter>,
+    contact: &Contact,
+    bucket: Option<u16>,
+    rng: &mut R,
+) -> Result<Personalized, RenderError> {
     let text = template.render(contact)?;
     let (text, links) = match links {
         Some(rw) => {
-            let r = rw.rewrite(&text, contact.msisdn(), rng);
+            let r = rw.rewrite_in(&text, contact.msisdn(), bucket, rng);
             (r.text, r.links)
         }
         None => (text, Vec::new()),

@@ -81,6 +81,7 @@ async fn main() {
             .ok()
             .and_then(|w| w.parse().ok())
             .unwrap_or(2_000_000),
+        campaigns: Default::default(),
     };
     let engine = Engine::start(config, stores, Clock::system())
         .await

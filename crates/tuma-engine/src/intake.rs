@@ -54,6 +54,7 @@ pub(crate) struct Prepared {
     callback_url: Option<String>,
     reference: Option<String>,
     idempotency: Option<Idempotency>,
+    campaign: Option<tuma_store::CampaignRef>,
 }
 
 /// Parses and routes every request of one call (in the caller's task).
@@ -140,6 +141,7 @@ pub(crate) fn prepare(
                     .or_else(|| default_callback.map(str::to_owned)),
                 reference: r.reference,
                 idempotency: r.idempotency,
+                campaign: r.campaign,
             }))
         })
         .collect();
@@ -269,6 +271,7 @@ async fn store_group(
                 callback_url,
                 reference,
                 idempotency,
+                campaign,
             } = *p;
             let next = {
                 let mut g = generator.lock().unwrap_or_else(|e| e.into_inner());
@@ -324,6 +327,7 @@ async fn store_group(
                 reference,
                 callback_url,
                 idempotency,
+                campaign,
                 created_at_ms: now,
                 send_at_ms: msg.send_at_ms,
                 expires_at_ms,

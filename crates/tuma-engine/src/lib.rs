@@ -34,6 +34,7 @@
 //! [`Engine::shutdown`].
 #![forbid(unsafe_code)]
 
+mod campaigns;
 mod dispatch;
 mod intake;
 mod metrics;
@@ -41,6 +42,12 @@ mod mo;
 mod status;
 mod timers;
 pub mod webhooks;
+
+pub use campaigns::{
+    CampaignConfig, CampaignCounts, CampaignCreated, CampaignError, CampaignReport,
+    CampaignRequest, Contacts, ImportReport, Latency, OperatorBreakdown, RecipientRow,
+    WindowRequest,
+};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -256,6 +263,8 @@ pub struct EngineConfig {
     /// Most messages waiting in memory for dispatch (all connectors) before intake answers
     /// [`EngineError::Overloaded`].
     pub max_queued: usize,
+    /// Campaigns (link base, operator prefixes, runner pacing).
+    pub campaigns: CampaignConfig,
 }
 
 /// One message to accept: the API's fields, unparsed.
@@ -277,6 +286,9 @@ pub struct SubmitRequest {
     pub validity: Option<String>,
     /// `Idempotency-Key` and body hash.
     pub idempotency: Option<Idempotency>,
+    /// The campaign recipient (campaign runner only): a second message for the same one is
+    /// not stored; the first is returned with `existing`.
+    pub campaign: Option<tuma_store::CampaignRef>,
 }
 
 /// An accepted (committed) message.
@@ -411,6 +423,14 @@ pub(crate) struct Inner {
     mo: mo::MoHandler,
     /// Spreads messages over a route's connectors (weighted round-robin).
     route_counter: AtomicU64,
+    /// Campaigns whose runner task is alive (at most one each).
+    campaign_runners: Mutex<std::collections::HashSet<tuma_store::CampaignId>>,
+    /// Campaigns this process paused or cancelled (their runners stop at the next page).
+    campaign_stops: Mutex<std::collections::HashSet<tuma_store::CampaignId>>,
+    /// Per campaign, held while a page is handed over (pause and cancel wait for it).
+    campaign_pages: Mutex<HashMap<tuma_store::CampaignId, Arc<tokio::sync::Semaphore>>>,
+    /// Reports of large campaigns, reused for a moment.
+    campaign_reports: Mutex<HashMap<tuma_store::CampaignId, campaigns::CachedReport>>,
 }
 
 #[derive(Default)]
@@ -477,6 +497,10 @@ impl Engine {
             timers: tokio::sync::Mutex::new(()),
             tasks: Mutex::new(Tasks::default()),
             route_counter: AtomicU64::new(0),
+            campaign_runners: Mutex::new(Default::default()),
+            campaign_stops: Mutex::new(Default::default()),
+            campaign_pages: Mutex::new(HashMap::new()),
+            campaign_reports: Mutex::new(HashMap::new()),
             config,
         });
         let engine = Self { inner };
@@ -504,6 +528,10 @@ impl Engine {
             engine.inner.shutdown.subscribe(),
         )));
         *lock(&engine.inner.tasks) = tasks;
+        // Runners are tasks of their own (they stop at shutdown); they start once the
+        // outbox recovery above has its head start.
+        let recovering = engine.clone();
+        tokio::spawn(async move { recovering.recover_campaigns().await });
         Ok(engine)
     }
 

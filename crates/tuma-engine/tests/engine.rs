@@ -90,6 +90,7 @@ fn config(connectors: Vec<ConnectorConfig>) -> EngineConfig {
         },
         inbound: InboundConfig::default(),
         max_queued: 100_000,
+        campaigns: Default::default(),
     }
 }
 

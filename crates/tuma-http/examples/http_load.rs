@@ -61,6 +61,7 @@ async fn main() {
         webhooks: WebhookConfig::default(),
         inbound: InboundConfig::default(),
         max_queued: 1_000_000,
+        campaigns: Default::default(),
     };
     let clock = Clock::system();
     let now = clock.now_ms();

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tuma_engine::{EngineError, Rejection, RejectionKind};
+use tuma_engine::{CampaignError, EngineError, Rejection, RejectionKind};
 use tuma_store::StoreError;
 
 /// An error answer.
@@ -190,6 +190,25 @@ impl From<EngineError> for ApiError {
             }
             EngineError::Store(s) => s.into(),
             other => Self::internal("engine failed", &other),
+        }
+    }
+}
+
+impl From<CampaignError> for ApiError {
+    /// `Invalid` 422 with its code and field, `NotFound` 404 `not_found`, `Conflict` 409
+    /// `campaign_state`, engine failures as for messages.
+    fn from(e: CampaignError) -> Self {
+        match e {
+            CampaignError::Invalid {
+                code,
+                field,
+                message,
+            } => Self::invalid(code, field, message),
+            CampaignError::NotFound { what, .. } => Self::not_found(what),
+            conflict @ CampaignError::Conflict { .. } => {
+                Self::new(StatusCode::CONFLICT, "campaign_state", conflict.to_string())
+            }
+            CampaignError::Engine(e) => e.into(),
         }
     }
 }

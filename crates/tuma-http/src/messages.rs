@@ -102,6 +102,7 @@ fn into_request(m: MessageIn, idempotency: Option<Idempotency>) -> Result<Submit
         send_at_ms,
         validity: m.validity,
         idempotency,
+        campaign: None,
     })
 }
 

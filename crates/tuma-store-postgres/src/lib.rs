@@ -8,6 +8,8 @@
 //! - `sql`: rows <-> records, batched intake (UNNEST), and the primitive operations of
 //!   `tuma_store::apply`, so the update algorithms are the very ones SQLite runs.
 //! - `schema`: embedded numbered migrations and `schema_version`.
+//! - `campaigns`: the `CampaignStore` port (lists, recipients streamed in with binary
+//!   `COPY`, campaigns with a compare-and-set status, tracked links, clicks, reports).
 //!
 //! # Several nodes
 //! Webhook claims, scheduled releases and expiry select their rows `FOR UPDATE SKIP
@@ -40,6 +42,7 @@ macro_rules! webhook_columns {
     };
 }
 
+mod campaigns;
 mod pool;
 mod schema;
 mod sql;
@@ -138,7 +141,7 @@ impl PostgresStore {
         Ok(Arc::new(Self { pool }))
     }
 
-    /// All five ports of this backend.
+    /// All six ports of this backend.
     pub fn stores(self: &Arc<Self>) -> Stores {
         Stores::from_backend(self.clone())
     }

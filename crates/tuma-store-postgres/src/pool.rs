@@ -16,8 +16,9 @@ use std::task::Poll;
 
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Row, Statement, Transaction};
 use tuma_store::StoreError;
 
@@ -385,6 +386,50 @@ impl PgTx<'_, '_> {
                 operation,
                 message: "the statement gave no row count".into(),
             }),
+        }
+    }
+
+    /// Streams `rows` into `COPY ... FROM STDIN (FORMAT binary)` (`sql`), each row with
+    /// `types`' values, after the deferred writes; returns how many rows were stored, or
+    /// `Ok(Err(detail))` when a row hit a unique index (the server's detail names the key;
+    /// the transaction is then aborted, so the caller must fail the call).
+    pub(crate) fn copy_in<'v, I>(
+        &mut self,
+        operation: &'static str,
+        sql: &'static str,
+        types: &[Type],
+        rows: I,
+    ) -> Result<Result<u64, String>, StoreError>
+    where
+        I: IntoIterator<Item = Vec<&'v (dyn ToSql + Sync)>>,
+    {
+        self.flush()?;
+        let tx = self.tx;
+        let result = self.rt.block_on(async {
+            let sink = tx.copy_in(sql).await?;
+            let writer = BinaryCopyInWriter::new(sink, types);
+            let mut writer = std::pin::pin!(writer);
+            for row in rows {
+                if row.len() != types.len() {
+                    // `write` would panic: a bug of the caller, reported instead.
+                    return Ok(Err(row.len()));
+                }
+                writer.as_mut().write(&row).await?;
+            }
+            writer.finish().await.map(Ok)
+        });
+        match result {
+            Ok(Ok(n)) => Ok(Ok(n)),
+            Ok(Err(width)) => Err(StoreError::Backend {
+                operation,
+                message: format!("a row of {width} values for {} columns", types.len()),
+            }),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(Err(e
+                .as_db_error()
+                .and_then(|db| db.detail())
+                .unwrap_or("a key is taken")
+                .to_owned())),
+            Err(e) => Err(self.fail(operation, &e)),
         }
     }
 

@@ -13,6 +13,7 @@ use crate::sql::get;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_settings_inbound_webhooks.sql"),
+    include_str!("migrations/0003_campaigns.sql"),
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,7 @@ use tokio_postgres::types::FromSql;
 use tokio_postgres::Row;
 use tuma_domain::{encoding_name, ConnectorId, MessageId, MessageStatus, SegmentStatus, SenderId};
 use tuma_store::apply::{self, LiveMessage, WriteTx};
+use tuma_store::campaigns::{CampaignId, CampaignRef};
 pub(crate) use tuma_store::columns::{
     connector_from, error_info, id_from, int, message_status, msisdn_from, segment_status, uint,
     webhook_event, webhook_event_name,
@@ -54,6 +55,14 @@ fn small(v: i32, what: &'static str) -> Result<u8, StoreError> {
     })
 }
 
+/// A campaign reference stored as `(campaign_id, campaign_seq)`.
+pub(crate) fn campaign_ref(campaign: i64, seq: i64) -> Result<CampaignRef, StoreError> {
+    Ok(CampaignRef {
+        campaign: CampaignId(uint(campaign, "messages.campaign_id")?),
+        seq: uint(seq, "messages.campaign_seq")?,
+    })
+}
+
 fn multipart(name: &str) -> Result<tuma_domain::MultipartPolicy, StoreError> {
     multipart_from_name(name).ok_or_else(|| StoreError::Corrupt {
         what: "messages.multipart",
@@ -67,6 +76,9 @@ fn multipart(name: &str) -> Result<tuma_domain::MultipartPolicy, StoreError> {
 /// (account, idempotency key) -> (message id, body hash): stored and earlier in the batch.
 type Keyed = HashMap<(i64, String), (MessageId, Option<Vec<u8>>)>;
 
+/// Campaign reference -> the message that has it: stored and earlier in the batch.
+type Referenced = HashMap<CampaignRef, MessageId>;
+
 /// Where a message of the batch stands while the batch is resolved.
 enum Plan {
     Done(InsertOutcome),
@@ -77,8 +89,9 @@ enum Plan {
 /// trip for the messages and one for the outbox, whatever the batch size.
 ///
 /// Outcomes are decided first from what is stored (one lookup of the batch's idempotency
-/// keys, one of its ids) and from the batch's own earlier items, in order, as the port
-/// requires. The insert then says `ON CONFLICT DO NOTHING`: a row another node inserted
+/// keys, one of its campaign references, one of its ids) and from the batch's own earlier
+/// items, in order, as the port requires: idempotency key first, then campaign reference
+/// (a runner repeating a page gets `Duplicate` with the first message), then id. The insert then says `ON CONFLICT DO NOTHING`: a row another node inserted
 /// meanwhile is simply not returned, and that message's outcome is decided again from the
 /// now-committed row.
 pub(crate) fn insert_batch(
@@ -126,6 +139,31 @@ pub(crate) fn insert_batch(
             );
         }
     }
+    let (campaigns, seqs): (Vec<i64>, Vec<i64>) = batch
+        .iter()
+        .zip(&plans)
+        .filter(|(_, p)| matches!(p, Plan::Insert))
+        .filter_map(|(m, _)| m.campaign.map(|c| (int(c.campaign.0), int(c.seq))))
+        .unzip();
+    let mut referenced: Referenced = HashMap::new();
+    if !campaigns.is_empty() {
+        for row in tx.query(
+            "campaign reference lookup",
+            "SELECT m.campaign_id, m.campaign_seq, m.id FROM messages m \
+             JOIN UNNEST($1::int8[], $2::int8[]) AS k(campaign_id, campaign_seq) \
+             ON m.campaign_id = k.campaign_id AND m.campaign_seq = k.campaign_seq",
+            &[&campaigns, &seqs],
+        )? {
+            let id: Vec<u8> = get(&row, 2, "messages.id")?;
+            referenced.insert(
+                campaign_ref(
+                    get(&row, 0, "messages.campaign_id")?,
+                    get(&row, 1, "messages.campaign_seq")?,
+                )?,
+                id_from(&id, "messages.id")?,
+            );
+        }
+    }
     let ids: Vec<Vec<u8>> = batch.iter().map(|m| id_bytes(m.id)).collect();
     let mut taken: HashSet<Vec<u8>> = HashSet::new();
     for row in tx.query(
@@ -155,6 +193,12 @@ pub(crate) fn insert_batch(
                 continue;
             }
         }
+        if let Some(existing) = m.campaign.and_then(|c| referenced.get(&c)) {
+            *plan = Plan::Done(InsertOutcome::Duplicate {
+                existing: *existing,
+            });
+            continue;
+        }
         if !taken.insert(id.clone()) {
             *plan = Plan::Done(InsertOutcome::IdTaken);
             continue;
@@ -164,6 +208,9 @@ pub(crate) fn insert_batch(
                 (int(m.account.0), idem.key.clone()),
                 (m.id, Some(idem.body_hash.to_vec())),
             );
+        }
+        if let Some(c) = m.campaign {
+            referenced.insert(c, m.id);
         }
     }
 
@@ -203,6 +250,19 @@ fn lost_race(tx: &mut PgTx<'_, '_>, m: &NewMessageRecord) -> Result<InsertOutcom
                 InsertOutcome::Duplicate { existing }
             } else {
                 InsertOutcome::IdempotencyConflict { existing }
+            });
+        }
+    }
+    if let Some(c) = m.campaign {
+        let rows = tx.query(
+            "campaign reference lookup",
+            "SELECT id FROM messages WHERE campaign_id = $1 AND campaign_seq = $2",
+            &[&int(c.campaign.0), &int(c.seq)],
+        )?;
+        if let Some(row) = rows.first() {
+            let id: Vec<u8> = get(row, 0, "messages.id")?;
+            return Ok(InsertOutcome::Duplicate {
+                existing: id_from(&id, "messages.id")?,
             });
         }
     }
@@ -253,20 +313,27 @@ fn insert_rows(
     let created: Vec<i64> = new.iter().map(|m| int(m.created_at_ms)).collect();
     let send_at: Vec<Option<i64>> = new.iter().map(|m| m.send_at_ms.map(int)).collect();
     let expires: Vec<i64> = new.iter().map(|m| int(m.expires_at_ms)).collect();
+    let campaigns: Vec<Option<i64>> = new
+        .iter()
+        .map(|m| m.campaign.map(|c| int(c.campaign.0)))
+        .collect();
+    let seqs: Vec<Option<i64>> = new.iter().map(|m| m.campaign.map(|c| int(c.seq))).collect();
     let rows = tx.query(
         "insert messages",
         "INSERT INTO messages (id, account_id, recipient, sender, body, encoding, status, \
          initial_status, segment_count, connector, multipart, reference, callback_url, \
-         idem_key, idem_hash, created_at_ms, send_at_ms, expires_at_ms) \
+         idem_key, idem_hash, created_at_ms, send_at_ms, expires_at_ms, campaign_id, \
+         campaign_seq) \
          SELECT id, account_id, recipient, sender, body, encoding, status, status, \
          segment_count, connector, multipart, reference, callback_url, idem_key, idem_hash, \
-         created_at_ms, send_at_ms, expires_at_ms \
+         created_at_ms, send_at_ms, expires_at_ms, campaign_id, campaign_seq \
          FROM UNNEST($1::bytea[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], \
          $7::text[], $8::int4[], $9::text[], $10::text[], $11::text[], $12::text[], \
-         $13::text[], $14::bytea[], $15::int8[], $16::int8[], $17::int8[]) \
+         $13::text[], $14::bytea[], $15::int8[], $16::int8[], $17::int8[], $18::int8[], \
+         $19::int8[]) \
          AS n(id, account_id, recipient, sender, body, encoding, status, segment_count, \
          connector, multipart, reference, callback_url, idem_key, idem_hash, created_at_ms, \
-         send_at_ms, expires_at_ms) \
+         send_at_ms, expires_at_ms, campaign_id, campaign_seq) \
          ON CONFLICT DO NOTHING RETURNING id",
         &[
             &ids,
@@ -286,6 +353,8 @@ fn insert_rows(
             &created,
             &send_at,
             &expires,
+            &campaigns,
+            &seqs,
         ],
     )?;
     rows.iter()
@@ -337,7 +406,7 @@ pub(crate) fn load_message(
         "read message",
         "SELECT account_id, recipient, sender, body, encoding, status, connector, multipart, \
          reference, callback_url, idem_key, created_at_ms, send_at_ms, expires_at_ms, \
-         error_code, error_message, initial_status, segment_count \
+         error_code, error_message, initial_status, segment_count, campaign_id, campaign_seq \
          FROM messages WHERE id = $1",
         &[&key],
     )?;
@@ -428,6 +497,13 @@ pub(crate) fn load_message(
         reference: get(row, 8, "messages.reference")?,
         callback_url: get(row, 9, "messages.callback_url")?,
         idempotency_key: get(row, 10, "messages.idem_key")?,
+        campaign: match (
+            get::<Option<i64>>(row, 18, "messages.campaign_id")?,
+            get::<Option<i64>>(row, 19, "messages.campaign_seq")?,
+        ) {
+            (Some(campaign), Some(seq)) => Some(campaign_ref(campaign, seq)?),
+            _ => None,
+        },
         created_at_ms,
         send_at_ms: send_at
             .map(|v| uint(v, "messages.send_at_ms"))

@@ -22,6 +22,8 @@
 //! throughput at a given group size). Pipelined, each stage keeps up to `CHAIN_IN_FLIGHT`
 //! calls (default 2) in flight, as the gateway's concurrent sessions do.
 //! `CHAIN_CALLBACK=1` gives every message a `callback_url` (two status webhooks each).
+//! `CHAIN_CAMPAIGN=1` makes every message a campaign message (recipient `n` of campaign 1):
+//! the campaign runner's intake, with its unique reference.
 
 use std::time::Instant;
 
@@ -55,7 +57,9 @@ async fn main() -> Result<(), Error> {
     let parent = args.next();
     let callback = std::env::var_os("CHAIN_CALLBACK").is_some();
     println!(
-        "chain: {total} single-segment messages, synchronous={sync:?}, callback_url={callback}"
+        "chain: {total} single-segment messages, synchronous={sync:?}, callback_url={callback}, \
+         campaign={}",
+        campaign()
     );
     for mode in ["sequential", "pipelined"] {
         let dir = match &parent {
@@ -106,7 +110,19 @@ fn new_message(n: u64, callback: bool) -> NewMessageRecord {
     if callback {
         m.callback_url = Some("https://example.com/status".into());
     }
+    if campaign() {
+        m.campaign = Some(tuma_store::CampaignRef {
+            campaign: tuma_store::CampaignId(1),
+            seq: n,
+        });
+    }
     m
+}
+
+/// `CHAIN_CAMPAIGN` is set (read once).
+fn campaign() -> bool {
+    static CAMPAIGN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CAMPAIGN.get_or_init(|| std::env::var_os("CHAIN_CAMPAIGN").is_some())
 }
 
 fn connector() -> ConnectorId {

@@ -5,6 +5,7 @@
 //! - [`SqliteStore`]: opens (and migrates) the database, implements every `tuma-store` port.
 //! - `writer`: the single writer thread and its group commit (see `docs/storage.md`).
 //! - `sql`: rows <-> records and the primitive operations of `tuma_store::apply`.
+//! - `campaigns`: the `CampaignStore` port (lists, recipients, campaigns, links, clicks).
 //! - `schema`: embedded numbered migrations and `schema_version`.
 //!
 //! # Example
@@ -18,6 +19,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod campaigns;
 mod checkpoint;
 mod hot;
 mod schema;
@@ -153,7 +155,7 @@ impl SqliteStore {
         }))
     }
 
-    /// All five ports of this backend.
+    /// All six ports of this backend.
     pub fn stores(self: &Arc<Self>) -> Stores {
         Stores::from_backend(self.clone())
     }

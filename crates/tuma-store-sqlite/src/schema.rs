@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_settings_inbound_webhooks.sql"),
     include_str!("migrations/0003_message_row_status.sql"),
     include_str!("migrations/0004_outbox_on_message_row.sql"),
+    include_str!("migrations/0005_campaigns.sql"),
 ];
 
 /// The schema version this build writes.

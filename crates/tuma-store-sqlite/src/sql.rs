@@ -19,6 +19,7 @@ use tuma_store::{
     ReceiptUpdate, SegmentRecord, StatusEvent, StoreError, WebhookDelivery, WebhookEvent,
     WebhookState,
 };
+use tuma_store::{CampaignId, CampaignRef};
 
 /// Maps a rusqlite error to [`StoreError::Backend`] for `operation`.
 pub(crate) fn backend(operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
@@ -81,6 +82,24 @@ pub(crate) fn insert_message(
             });
         }
     }
+    if let Some(campaign) = m.campaign {
+        // Taken by a stored message, or by one inserted earlier in this batch (the same
+        // transaction): that message is the one for this recipient.
+        let existing: Option<Vec<u8>> = conn
+            .prepare_cached(FIND_CAMPAIGN_MESSAGE)
+            .and_then(|mut s| {
+                s.query_row(params![int(campaign.campaign.0), int(campaign.seq)], |r| {
+                    r.get(0)
+                })
+                .optional()
+            })
+            .map_err(rd("campaign reference lookup"))?;
+        if let Some(existing) = existing {
+            return Ok(InsertOutcome::Duplicate {
+                existing: id_from(&existing, "messages.id")?,
+            });
+        }
+    }
     let inserted = conn.prepare_cached(INSERT_MESSAGE).and_then(|mut s| {
         s.execute(params![
             id,
@@ -101,6 +120,8 @@ pub(crate) fn insert_message(
             m.send_at_ms.map(int),
             int(m.expires_at_ms),
             unfinished(m.status),
+            m.campaign.map(|c| int(c.campaign.0)),
+            m.campaign.map(|c| int(c.seq)),
         ])
     });
     match inserted {
@@ -121,6 +142,13 @@ pub(crate) fn insert_message(
 /// taken (the statement fails), the run is rolled back and redone one message at a time,
 /// which gives each message its own outcome. Messages with an idempotency key, or invalid,
 /// are handled one by one, in batch order.
+///
+/// Campaign messages are plain too, in runs of their own (a run is all campaign messages or
+/// none, so messages without a campaign keep their statement): a campaign reference taken
+/// by a stored message or twice in the run violates the partial unique index
+/// `messages_campaign`, which fails the statement like a taken id, and the one-by-one redo
+/// answers [`InsertOutcome::Duplicate`] for it (a reference taken earlier in the batch is
+/// found in the database, since that message is inserted by then).
 pub(crate) fn insert_messages(
     conn: &Connection,
     hot: &mut Hot,
@@ -131,6 +159,13 @@ pub(crate) fn insert_messages(
     for m in batch {
         let plain = m.idempotency.is_none() && apply::validate_new(m).is_ok();
         if plain {
+            if run
+                .first()
+                .is_some_and(|first| first.campaign.is_some() != m.campaign.is_some())
+            {
+                insert_run(conn, hot, &run, &mut out)?;
+                run.clear();
+            }
             run.push(m);
             if run.len() == CHUNKS[0] {
                 insert_run(conn, hot, &run, &mut out)?;
@@ -163,6 +198,20 @@ const INSERT_MESSAGES_HEAD: &str =
      initial_status, segment_count, connector, multipart, reference, callback_url, \
      idem_key, idem_hash, created_at_ms, send_at_ms, expires_at_ms, unfinished) VALUES ";
 
+/// The columns of one campaign message row in [`INSERT_CAMPAIGN_MESSAGES_HEAD`].
+const CAMPAIGN_MESSAGE_WIDTH: usize = MESSAGE_WIDTH + 2;
+
+/// [`INSERT_MESSAGES_HEAD`] with the campaign reference (migration 0005).
+const INSERT_CAMPAIGN_MESSAGES_HEAD: &str =
+    "INSERT INTO messages (id, account_id, recipient, sender, body, encoding, status, \
+     initial_status, segment_count, connector, multipart, reference, callback_url, \
+     idem_key, idem_hash, created_at_ms, send_at_ms, expires_at_ms, unfinished, \
+     campaign_id, campaign_seq) VALUES ";
+
+/// The message holding a campaign reference, through the partial index `messages_campaign`.
+pub(crate) const FIND_CAMPAIGN_MESSAGE: &str =
+    "SELECT id FROM messages WHERE campaign_id = ?1 AND campaign_seq = ?2";
+
 /// Inserts plain messages (see [`insert_messages`]) and appends their outcomes.
 fn insert_run(
     conn: &Connection,
@@ -183,7 +232,8 @@ fn insert_run(
             }
         }
         Err(e) if is_unique_violation(&e) => {
-            // A taken id (or one twice in the run): one at a time, for each its outcome.
+            // A taken id or campaign reference (or one twice in the run): one at a time,
+            // for each its outcome.
             exec(conn, "insert message", "ROLLBACK TO run", [])?;
             exec(conn, "insert message", "RELEASE run", [])?;
             for m in run {
@@ -232,7 +282,28 @@ fn insert_rows(conn: &Connection, run: &[&NewMessageRecord]) -> rusqlite::Result
         .collect();
     let connectors: Vec<&str> = run.iter().map(|m| m.connector.as_str()).collect();
     let none: Option<&str> = None;
-    let mut p: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(run.len() * MESSAGE_WIDTH);
+    // A run is all campaign messages or none (see `insert_messages`); with one, every row
+    // names the campaign columns (NULL for a message without a reference, which is right
+    // too).
+    let tagged = run.iter().any(|m| m.campaign.is_some());
+    let campaigns: Vec<[Option<i64>; 2]> = if tagged {
+        run.iter()
+            .map(|m| {
+                [
+                    m.campaign.map(|c| int(c.campaign.0)),
+                    m.campaign.map(|c| int(c.seq)),
+                ]
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let width = if tagged {
+        CAMPAIGN_MESSAGE_WIDTH
+    } else {
+        MESSAGE_WIDTH
+    };
+    let mut p: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(run.len() * width);
     for (i, m) in run.iter().enumerate() {
         p.extend([
             &ids[i] as &dyn rusqlite::ToSql,
@@ -255,8 +326,15 @@ fn insert_rows(conn: &Connection, run: &[&NewMessageRecord]) -> rusqlite::Result
             &ints[i][3],
             &open[i],
         ]);
+        if let Some([campaign, seq]) = campaigns.get(i) {
+            p.extend([campaign as &dyn rusqlite::ToSql, seq]);
+        }
     }
-    rows_chunked(conn, (INSERT_MESSAGES_HEAD, MESSAGE_WIDTH, ""), &p)
+    if tagged {
+        rows_chunked(conn, (INSERT_CAMPAIGN_MESSAGES_HEAD, width, ""), &p)
+    } else {
+        rows_chunked(conn, (INSERT_MESSAGES_HEAD, width, ""), &p)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,7 +352,7 @@ pub(crate) fn load_message(
             "SELECT account_id, recipient, sender, body, encoding, status, connector, multipart, \
              reference, callback_url, idem_key, created_at_ms, send_at_ms, expires_at_ms, \
              error_code, error_message, initial_status, segment_count, \
-             seg0_status, seg0_smsc_id, seg0_failed, event_log \
+             seg0_status, seg0_smsc_id, seg0_failed, event_log, campaign_id, campaign_seq \
              FROM messages WHERE id = ?1",
         )
         .and_then(|mut s| s.query_row([&blob], message_row).optional())
@@ -371,6 +449,7 @@ pub(crate) fn load_message(
         reference: row.reference,
         callback_url: row.callback_url,
         idempotency_key: row.idem_key,
+        campaign: campaign_ref(row.campaign_id, row.campaign_seq)?,
         created_at_ms: uint(row.created_at_ms, "messages.created_at_ms")?,
         send_at_ms: row
             .send_at_ms
@@ -406,6 +485,26 @@ struct MessageRow {
     seg0_smsc_id: Option<String>,
     seg0_failed: i64,
     event_log: Option<String>,
+    campaign_id: Option<i64>,
+    campaign_seq: Option<i64>,
+}
+
+/// A message's campaign reference from its two columns (both set or both NULL).
+pub(crate) fn campaign_ref(
+    campaign: Option<i64>,
+    seq: Option<i64>,
+) -> Result<Option<CampaignRef>, StoreError> {
+    match (campaign, seq) {
+        (None, None) => Ok(None),
+        (Some(campaign), Some(seq)) => Ok(Some(CampaignRef {
+            campaign: CampaignId(uint(campaign, "messages.campaign_id")?),
+            seq: uint(seq, "messages.campaign_seq")?,
+        })),
+        (campaign, seq) => Err(StoreError::Corrupt {
+            what: "messages.campaign_id",
+            detail: format!("campaign_id {campaign:?} with campaign_seq {seq:?}: both or neither"),
+        }),
+    }
 }
 
 fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
@@ -432,6 +531,8 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         seg0_smsc_id: r.get(19)?,
         seg0_failed: r.get(20)?,
         event_log: r.get(21)?,
+        campaign_id: r.get(22)?,
+        campaign_seq: r.get(23)?,
     })
 }
 
@@ -565,9 +666,10 @@ pub(crate) const FIND_OVERDUE: &str = "SELECT id FROM messages \
 const INSERT_MESSAGE: &str =
     "INSERT INTO messages (id, account_id, recipient, sender, body, encoding, status, \
      initial_status, segment_count, connector, multipart, reference, callback_url, \
-     idem_key, idem_hash, created_at_ms, send_at_ms, expires_at_ms, unfinished) \
+     idem_key, idem_hash, created_at_ms, send_at_ms, expires_at_ms, unfinished, \
+     campaign_id, campaign_seq) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-     ?18)";
+     ?18, ?19, ?20)";
 
 /// Most rows per multi-row statement. Calls are cut into chunks of 64, 16, 4 and 1 rows,
 /// so each multi-row statement has at most four forms in the statement cache.
@@ -602,7 +704,12 @@ thread_local! {
 
 /// [`multi_row_sql`], built once per thread and statement form. `head` and `tail` are
 /// constants: their addresses (and lengths) identify them.
-fn multi_row_sql_cached(head: &str, width: usize, rows: usize, tail: &str) -> std::rc::Rc<str> {
+pub(crate) fn multi_row_sql_cached(
+    head: &str,
+    width: usize,
+    rows: usize,
+    tail: &str,
+) -> std::rc::Rc<str> {
     let key = (
         head.as_ptr() as usize,
         head.len(),
@@ -675,6 +782,9 @@ fn rows_chunked(
 fn hot_statements() -> Vec<String> {
     vec![
         INSERT_MESSAGE.into(),
+        multi_row_sql(INSERT_MESSAGES_HEAD, MESSAGE_WIDTH, 4, ""),
+        multi_row_sql(INSERT_CAMPAIGN_MESSAGES_HEAD, CAMPAIGN_MESSAGE_WIDTH, 4, ""),
+        FIND_CAMPAIGN_MESSAGE.into(),
         multi_row_sql(UPSERT_SEGMENTS_HEAD, 5, 4, UPSERT_SEGMENTS_TAIL),
         UPSERT_SEGMENT_ONE.into(),
         LOAD_LIVE.into(),
@@ -1623,6 +1733,7 @@ mod tests {
     fn cached_multi_row_sql_is_the_built_text() {
         for (head, width, tail) in [
             (INSERT_MESSAGES_HEAD, MESSAGE_WIDTH, ""),
+            (INSERT_CAMPAIGN_MESSAGES_HEAD, CAMPAIGN_MESSAGE_WIDTH, ""),
             (UPSERT_SEGMENTS_HEAD, 5, UPSERT_SEGMENTS_TAIL),
         ] {
             for rows in CHUNKS {

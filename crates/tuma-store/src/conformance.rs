@@ -79,7 +79,7 @@ impl IntoFixture for Option<Fixture> {
 #[macro_export]
 macro_rules! conformance_tests {
     ($factory:path) => {
-        $crate::conformance_tests!(@each $factory;
+        $crate::conformance_tests!(@each $factory, conformance;
             insert_and_get,
             idempotency,
             invalid_and_taken_ids,
@@ -103,8 +103,24 @@ macro_rules! conformance_tests {
             account_settings,
             concurrent_inserts,
         );
+        $crate::conformance_tests!(@each $factory, conformance_campaigns;
+            list_lifecycle,
+            list_listing,
+            recipients_paging_and_offsets,
+            recipient_seq_taken,
+            unknown_list,
+            recipient_values_round_trip,
+            campaign_create_and_get,
+            campaign_listing,
+            campaign_status_compare_and_set,
+            campaign_cursors,
+            links_insert_and_find,
+            clicks_and_totals,
+            campaign_message_references,
+            campaign_messages_report,
+        );
     };
-    (@each $factory:path; $($name:ident),* $(,)?) => {
+    (@each $factory:path, $module:ident; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
@@ -114,27 +130,27 @@ macro_rules! conformance_tests {
                 else {
                     return;
                 };
-                $crate::conformance::$name(&fixture.stores).await;
+                $crate::$module::$name(&fixture.stores).await;
                 drop(fixture);
             }
         )*
     };
 }
 
-const T0: u64 = 1_790_000_000_000;
-const ACCOUNT: AccountId = AccountId(1);
-const OTHER: AccountId = AccountId(2);
+pub(crate) const T0: u64 = 1_790_000_000_000;
+pub(crate) const ACCOUNT: AccountId = AccountId(1);
+pub(crate) const OTHER: AccountId = AccountId(2);
 
 /// An id created at `T0 + n` ms, so ids sort like `n`.
 pub fn id(n: u64) -> MessageId {
     MessageId::from_u128((u128::from(T0 + n) << 80) | u128::from(n))
 }
 
-fn connector(name: &str) -> ConnectorId {
+pub(crate) fn connector(name: &str) -> ConnectorId {
     ConnectorId::parse(name).unwrap()
 }
 
-fn number(n: u64) -> Msisdn {
+pub(crate) fn number(n: u64) -> Msisdn {
     Msisdn::from_e164(&format!("+2547{:08}", n % 100_000_000)).unwrap()
 }
 
@@ -154,13 +170,14 @@ pub fn message(n: u64, segments: u8) -> NewMessageRecord {
         reference: None,
         callback_url: None,
         idempotency: None,
+        campaign: None,
         created_at_ms: T0 + n,
         send_at_ms: None,
         expires_at_ms: T0 + n + 86_400_000,
     }
 }
 
-fn accepted(smsc_id: &str, n: u64, segment: u8) -> SubmitResult {
+pub(crate) fn accepted(smsc_id: &str, n: u64, segment: u8) -> SubmitResult {
     SubmitResult {
         message: id(n),
         segment,
@@ -172,7 +189,11 @@ fn accepted(smsc_id: &str, n: u64, segment: u8) -> SubmitResult {
     }
 }
 
-fn receipt(protocol: Option<&str>, text: Option<&str>, state: MessageState) -> ReceiptUpdate {
+pub(crate) fn receipt(
+    protocol: Option<&str>,
+    text: Option<&str>,
+    state: MessageState,
+) -> ReceiptUpdate {
     ReceiptUpdate {
         connector: connector("smsc-a"),
         protocol_id: protocol.map(Into::into),
@@ -184,7 +205,7 @@ fn receipt(protocol: Option<&str>, text: Option<&str>, state: MessageState) -> R
     }
 }
 
-async fn insert_ok(s: &Stores, batch: Vec<NewMessageRecord>) {
+pub(crate) async fn insert_ok(s: &Stores, batch: Vec<NewMessageRecord>) {
     let n = batch.len();
     let out = s.messages.insert_batch(batch).await.unwrap();
     assert_eq!(out, vec![InsertOutcome::Inserted; n]);

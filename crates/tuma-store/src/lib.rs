@@ -8,6 +8,8 @@
 //!   `Arc<dyn ...>` the engine holds.
 //! - [`apply`]: the update algorithms (receipt matching and parking, state machines, events,
 //!   webhooks, outbox) written once over a backend's primitive [`apply::WriteTx`].
+//! - [`campaigns`]: lists, recipients, campaigns, tracked links and clicks, and
+//!   [`CampaignStore`].
 //! - [`memory`]: [`MemoryStore`], for tests of the layers above.
 //! - `conformance` (feature `conformance`): the suite, as async functions plus the
 //!   `conformance_tests!` macro that mounts them as `#[tokio::test]`s for one backend.
@@ -16,15 +18,24 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod campaigns;
 pub mod columns;
 pub mod error;
 pub mod memory;
+mod memory_campaigns;
 pub mod ports;
 pub mod records;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance_campaigns;
 
+pub use campaigns::{
+    CampaignId, CampaignMessage, CampaignRecord, CampaignRef, CampaignStatus, CampaignStore,
+    ClickRecord, ClickTotals, GroupCursor, ImportTotals, LinkRecord, ListId, ListRecord,
+    ListStatus, NewCampaign, NewList, NewRecipient, RecipientRecord, WindowSpec,
+};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use ports::{AccountStore, InboundStore, MessageStore, Stores, SuppressionStore, WebhookStore};

@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use tuma_domain::{ConnectorId, MessageId, MessageStatus, Msisdn, SegmentStatus};
 
 use crate::apply::{self, LiveMessage, WriteTx};
+use crate::campaigns::CampaignRef;
 use crate::error::StoreError;
+use crate::memory_campaigns::CampaignState;
 use crate::ports::{
     AccountStore, InboundStore, MessageStore, Stores, SuppressionStore, WebhookStore,
 };
@@ -27,9 +29,14 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
+/// Everything the memory backend holds (shared with `memory_campaigns`).
 #[derive(Debug, Default)]
-struct State {
-    messages: BTreeMap<MessageId, Stored>,
+pub(crate) struct State {
+    pub(crate) messages: BTreeMap<MessageId, Stored>,
+    /// Campaign recipient -> its message (the reference is unique among messages).
+    pub(crate) campaign_refs: BTreeMap<CampaignRef, MessageId>,
+    /// Lists, recipients, campaigns, links and clicks.
+    pub(crate) campaigns: CampaignState,
     idempotency: HashMap<(AccountId, String), MessageId>,
     /// Message id -> due time.
     outbox: BTreeMap<MessageId, u64>,
@@ -45,8 +52,8 @@ struct State {
 }
 
 #[derive(Debug)]
-struct Stored {
-    record: MessageRecord,
+pub(crate) struct Stored {
+    pub(crate) record: MessageRecord,
     body_hash: Option<[u8; 32]>,
 }
 
@@ -61,7 +68,7 @@ impl MemoryStore {
         Stores::from_backend(Arc::new(Self::new()))
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock can only come from a bug in this module; the state
         // is still structurally valid then, so keep serving rather than poison every caller.
         self.state
@@ -85,6 +92,7 @@ fn new_record(m: NewMessageRecord) -> (MessageRecord, Option<[u8; 32]>) {
         reference: m.reference,
         callback_url: m.callback_url,
         idempotency_key: m.idempotency.map(|i| i.key),
+        campaign: m.campaign,
         created_at_ms: m.created_at_ms,
         send_at_ms: m.send_at_ms,
         expires_at_ms: m.expires_at_ms,
@@ -336,6 +344,12 @@ impl MessageStore for MemoryStore {
                     continue;
                 }
             }
+            // A campaign recipient gets one message, even when its runner repeats a page
+            // (with new ids) after a crash.
+            if let Some(existing) = m.campaign.and_then(|r| st.campaign_refs.get(&r).copied()) {
+                out.push(InsertOutcome::Duplicate { existing });
+                continue;
+            }
             if st.messages.contains_key(&m.id) {
                 out.push(InsertOutcome::IdTaken);
                 continue;
@@ -345,6 +359,9 @@ impl MessageStore for MemoryStore {
             let id = record.id;
             if let Some(key) = &record.idempotency_key {
                 st.idempotency.insert((record.account, key.clone()), id);
+            }
+            if let Some(reference) = record.campaign {
+                st.campaign_refs.insert(reference, id);
             }
             if let Some(due) = due {
                 st.outbox.insert(id, due);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tuma_domain::{ConnectorId, MessageId, Msisdn};
 
+use crate::campaigns::CampaignStore;
 use crate::error::StoreError;
 use crate::records::{
     Account, AccountId, AccountSettings, ApiKey, ApiKeyHash, InboundRecord, InsertOutcome,
@@ -216,20 +217,29 @@ pub struct Stores {
     pub inbound: Arc<dyn InboundStore>,
     /// Webhook queue.
     pub webhooks: Arc<dyn WebhookStore>,
+    /// Lists, campaigns, links and clicks.
+    pub campaigns: Arc<dyn CampaignStore>,
 }
 
 impl Stores {
-    /// All five ports served by one backend value.
+    /// All six ports served by one backend value.
     pub fn from_backend<B>(backend: Arc<B>) -> Self
     where
-        B: MessageStore + AccountStore + SuppressionStore + InboundStore + WebhookStore + 'static,
+        B: MessageStore
+            + AccountStore
+            + SuppressionStore
+            + InboundStore
+            + WebhookStore
+            + CampaignStore
+            + 'static,
     {
         Self {
             messages: backend.clone(),
             accounts: backend.clone(),
             suppression: backend.clone(),
             inbound: backend.clone(),
-            webhooks: backend,
+            webhooks: backend.clone(),
+            campaigns: backend,
         }
     }
 }

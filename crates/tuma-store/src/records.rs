@@ -7,6 +7,8 @@ use std::fmt;
 
 use smpp::MessageState;
 use sms_text::Encoding;
+
+use crate::campaigns::CampaignRef;
 use tuma_domain::{
     ConnectorId, MessageId, MessageStatus, Msisdn, MultipartPolicy, SegmentStatus, SenderId,
 };
@@ -110,6 +112,9 @@ pub struct NewMessageRecord {
     pub callback_url: Option<String>,
     /// The request's idempotency key.
     pub idempotency: Option<Idempotency>,
+    /// The campaign recipient this message is for: unique among messages (a second message
+    /// with the same reference is [`InsertOutcome::Duplicate`] and is not stored).
+    pub campaign: Option<CampaignRef>,
     /// Acceptance time.
     pub created_at_ms: u64,
     /// When to send (for `scheduled`).
@@ -178,6 +183,8 @@ pub struct MessageRecord {
     pub callback_url: Option<String>,
     /// Idempotency key (the body hash is not returned).
     pub idempotency_key: Option<String>,
+    /// The campaign recipient it was sent to.
+    pub campaign: Option<CampaignRef>,
     /// Acceptance time.
     pub created_at_ms: u64,
     /// Scheduled send time.
@@ -197,7 +204,8 @@ pub struct MessageRecord {
 pub enum InsertOutcome {
     /// Stored (with segments and outbox entry) and committed.
     Inserted,
-    /// The idempotency key was used before with the same body: this is that message.
+    /// The idempotency key was used before with the same body (or the campaign reference
+    /// is taken): this is that message.
     Duplicate {
         /// The message stored first.
         existing: MessageId,

@@ -1,4 +1,5 @@
-//! `tuma send` and `tuma message`: thin clients of the HTTP API.
+//! `tuma send`, `tuma message` and the shared helpers of `tuma campaign`: thin clients of
+//! the HTTP API.
 //!
 //! The gateway's address comes from `--url` or `TUMA_URL` (default http://127.0.0.1:8080),
 //! the key from `--api-key`, `TUMA_API_KEY`, or, for a gateway started in this directory,
@@ -6,7 +7,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde_json::{json, Value};
 
 /// Where and as whom to call the API.
@@ -38,6 +39,77 @@ impl ApiTarget {
             key,
         })
     }
+
+    /// The full URL of an API path (`/v1/campaigns`).
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// `GET path`: the JSON body of a 2xx answer, or the API's error.
+    pub async fn get(&self, client: &reqwest::Client, path: &str) -> anyhow::Result<Value> {
+        let response = client
+            .get(self.endpoint(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .with_context(|| format!("calling {}", self.url))?;
+        read(response).await
+    }
+
+    /// `POST path` with a JSON body (or none).
+    pub async fn post(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = client.post(self.endpoint(path)).bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("calling {}", self.url))?;
+        read(response).await
+    }
+
+    /// `GET path`, its body streamed chunk by chunk into `out` (never held whole); returns
+    /// the bytes written.
+    pub async fn download(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> anyhow::Result<u64> {
+        let mut response = client
+            .get(self.endpoint(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .with_context(|| format!("calling {}", self.url))?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = response.text().await.context("reading the answer")?;
+            return Err(api_error(status, &body_value(text)));
+        }
+        let mut written = 0u64;
+        while let Some(chunk) = response.chunk().await.context("reading the answer")? {
+            out.write_all(&chunk).context("writing the download")?;
+            written += chunk.len() as u64;
+        }
+        out.flush().context("writing the download")?;
+        Ok(written)
+    }
+}
+
+/// The HTTP client of the CLI commands: a bounded connect time, no overall timeout (an
+/// upload or a download of a million recipients takes as long as it takes).
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .context("building the HTTP client")
 }
 
 /// The fields of `tuma send`.
@@ -94,21 +166,33 @@ pub async fn message(target: &ApiTarget, id: &str) -> anyhow::Result<Value> {
     read(response).await
 }
 
-/// The JSON body of a 2xx answer, or the API's error as an error.
-async fn read(response: reqwest::Response) -> anyhow::Result<Value> {
+/// The JSON body of a 2xx answer, or the API's error as an error (status, code, field and
+/// message).
+pub async fn read(response: reqwest::Response) -> anyhow::Result<Value> {
     let status = response.status();
     let text = response.text().await.context("reading the answer")?;
-    let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let value = body_value(text);
     if status.is_success() {
         return Ok(value);
     }
+    Err(api_error(status, &value))
+}
+
+/// A body as JSON, or as a JSON string when it is not JSON.
+fn body_value(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// The API's error body `{"error": {"code", "message", "field"?}}` as an error:
+/// `422 Unprocessable Entity: unknown_column (template): ...`.
+fn api_error(status: reqwest::StatusCode, value: &Value) -> anyhow::Error {
     let error = &value["error"];
     match (error["code"].as_str(), error["message"].as_str()) {
         (Some(code), Some(message)) => match error["field"].as_str() {
-            Some(field) => bail!("{status}: {code} ({field}): {message}"),
-            None => bail!("{status}: {code}: {message}"),
+            Some(field) => anyhow::anyhow!("{status}: {code} ({field}): {message}"),
+            None => anyhow::anyhow!("{status}: {code}: {message}"),
         },
-        _ => bail!("{status}: {value}"),
+        _ => anyhow::anyhow!("{status}: {value}"),
     }
 }
 

@@ -22,8 +22,8 @@ use tuma_domain::{
     Validity, WeightedConnector,
 };
 use tuma_engine::{
-    BindType, ConcatMethod, ConnectorConfig, EngineConfig, InboundConfig, TlsSettings,
-    WebhookConfig,
+    BindType, CampaignConfig, ConcatMethod, ConnectorConfig, EngineConfig, InboundConfig,
+    TlsSettings, WebhookConfig,
 };
 
 /// The whole file.
@@ -37,6 +37,8 @@ pub struct FileConfig {
     pub webhooks: WebhooksSection,
     pub optout: OptOutSection,
     pub links: LinksSection,
+    pub campaigns: CampaignsSection,
+    pub operators: Vec<OperatorSection>,
     pub inbound: Vec<InboundNumber>,
     pub connectors: Vec<ConnectorSection>,
     pub routes: Vec<RouteSection>,
@@ -185,6 +187,38 @@ pub struct OptOutSection {
 pub struct LinksSection {
     /// Public base of tracked short links (default: the gateway's address + `/l`).
     pub base_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignsSection {
+    /// Recipients the campaign runner reads, renders and submits at once.
+    pub page: usize,
+    /// The runner waits while more messages than this wait in memory for dispatch.
+    pub max_queued: usize,
+    /// The runner waits while more accepted messages than this have no final status yet.
+    pub max_unfinished: usize,
+}
+
+impl Default for CampaignsSection {
+    fn default() -> Self {
+        let d = CampaignConfig::default();
+        Self {
+            page: d.page,
+            max_queued: d.max_queued,
+            max_unfinished: d.max_unfinished,
+        }
+    }
+}
+
+/// An operator of the per-operator campaign report, known by its number prefixes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSection {
+    /// Name shown in reports (`Safaricom`).
+    pub name: String,
+    /// E.164 prefixes with the `+` (`"+25470"`); the longest matching prefix wins.
+    pub prefixes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -435,8 +469,78 @@ impl FileConfig {
                 start_reply: self.optout.start_reply.clone(),
             },
             max_queued: self.engine.max_queued,
+            campaigns: self.campaign_config()?,
         })
     }
+
+    /// The campaign settings. Without `links.base_url`, short links point at `server.http`
+    /// (`tuma serve` puts the address it really bound there once it listens, see
+    /// [`default_link_base`]).
+    pub fn campaign_config(&self) -> anyhow::Result<CampaignConfig> {
+        let link_base = match &self.links.base_url {
+            Some(url) => tuma_campaign::LinkRewriter::new(url)
+                .map_err(|e| anyhow!("{e}"))?
+                .base_url()
+                .to_owned(),
+            None => default_link_base(self.server.http),
+        };
+        if self.campaigns.page == 0 {
+            bail!("campaigns.page must be at least 1");
+        }
+        if self.campaigns.max_unfinished == 0 {
+            bail!("campaigns.max_unfinished must be at least 1");
+        }
+        if self.campaigns.max_queued == 0 {
+            bail!("campaigns.max_queued must be at least 1");
+        }
+        let mut operators: Vec<(String, String)> = Vec::new();
+        for (i, o) in self.operators.iter().enumerate() {
+            let name = o.name.trim();
+            if name.is_empty() {
+                bail!("operators[{i}].name must not be empty");
+            }
+            if o.prefixes.is_empty() {
+                bail!("operators[{i}].prefixes ({name}): give at least one prefix");
+            }
+            for prefix in &o.prefixes {
+                let digits = prefix.strip_prefix('+').unwrap_or("");
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    bail!(
+                        "operators[{i}].prefixes ({name}): {prefix:?} is not '+' followed by \
+                         digits (e.g. \"+25470\")"
+                    );
+                }
+                if let Some((other, _)) = operators.iter().find(|(_, p)| p == prefix) {
+                    bail!(
+                        "operators[{i}].prefixes ({name}): {prefix:?} is already given to \
+                         {other:?}"
+                    );
+                }
+                operators.push((name.to_owned(), prefix.clone()));
+            }
+        }
+        Ok(CampaignConfig {
+            link_base,
+            operators,
+            page: self.campaigns.page,
+            max_queued: self.campaigns.max_queued,
+            max_unfinished: self.campaigns.max_unfinished,
+            ..CampaignConfig::default()
+        })
+    }
+}
+
+/// Short links on the gateway itself: `http://<address>/l`, with a wildcard bind address
+/// (`0.0.0.0`, `::`) replaced by loopback, the only address known to reach it.
+pub fn default_link_base(http: SocketAddr) -> String {
+    let mut addr = http;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{addr}/l")
 }
 
 fn ton_npi(ton: u8, npi: u8) -> TonNpi {
@@ -453,8 +557,12 @@ fn parse_status(s: &str) -> Option<u32> {
     }
 }
 
-/// An environment value as a TOML scalar when it is one, else a string.
+/// An environment value as a TOML scalar when it is one, else a string. A value with a sign
+/// stays a string: `+25470` is a number prefix, not the integer 25470.
 fn scalar(raw: &str) -> toml::Value {
+    if raw.starts_with('+') {
+        return toml::Value::String(raw.to_owned());
+    }
     if let Ok(i) = raw.parse::<i64>() {
         return toml::Value::Integer(i);
     }
@@ -598,5 +706,123 @@ mod tests {
                 .unwrap_err()
         );
         assert!(err.contains("defaults.region"), "{err}");
+    }
+    #[test]
+    fn campaign_defaults_follow_the_http_address() {
+        let c = FileConfig::load(None, Vec::new()).unwrap();
+        let e = c.engine_config("s".into()).unwrap();
+        let d = CampaignConfig::default();
+        assert_eq!(e.campaigns.link_base, "http://127.0.0.1:8080/l");
+        assert_eq!(e.campaigns.page, d.page);
+        assert_eq!(e.campaigns.max_queued, d.max_queued);
+        assert!(e.campaigns.operators.is_empty());
+
+        let c = FileConfig::load(None, env(&[("TUMA_SERVER__HTTP", "0.0.0.0:9090")])).unwrap();
+        assert_eq!(
+            c.campaign_config().unwrap().link_base,
+            "http://127.0.0.1:9090/l"
+        );
+        assert_eq!(
+            default_link_base("[::]:80".parse().unwrap()),
+            "http://[::1]:80/l"
+        );
+        assert_eq!(
+            default_link_base("10.1.2.3:8080".parse().unwrap()),
+            "http://10.1.2.3:8080/l"
+        );
+    }
+
+    #[test]
+    fn links_operators_and_campaigns_from_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tuma.toml");
+        std::fs::write(
+            &path,
+            r#"
+            [links]
+            base_url = "https://t.example/l/"
+            [campaigns]
+            page = 500
+            [[operators]]
+            name = "Safaricom"
+            prefixes = ["+25470", "+25471"]
+            [[operators]]
+            name = "Airtel"
+            prefixes = ["+25473"]
+            "#,
+        )
+        .unwrap();
+        let c = FileConfig::load(Some(&path), Vec::new()).unwrap();
+        let e = c.engine_config("s".into()).unwrap().campaigns;
+        assert_eq!(e.link_base, "https://t.example/l", "trailing slash dropped");
+        assert_eq!(e.page, 500);
+        assert_eq!(e.max_queued, CampaignConfig::default().max_queued);
+        assert_eq!(
+            e.operators,
+            [
+                ("Safaricom".to_owned(), "+25470".to_owned()),
+                ("Safaricom".to_owned(), "+25471".to_owned()),
+                ("Airtel".to_owned(), "+25473".to_owned()),
+            ]
+        );
+
+        // The environment wins, and a `+prefix` stays a string.
+        let c = FileConfig::load(
+            Some(&path),
+            env(&[
+                ("TUMA_LINKS__BASE_URL", "https://s.example"),
+                ("TUMA_CAMPAIGNS__MAX_QUEUED", "777"),
+                ("TUMA_OPERATORS__1__PREFIXES__0", "+25478"),
+            ]),
+        )
+        .unwrap();
+        let e = c.campaign_config().unwrap();
+        assert_eq!(e.link_base, "https://s.example");
+        assert_eq!(e.max_queued, 777);
+        assert_eq!(e.operators[2], ("Airtel".to_owned(), "+25478".to_owned()));
+    }
+
+    #[test]
+    fn campaign_errors_name_the_key() {
+        let err_of = |toml: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("tuma.toml");
+            std::fs::write(&path, toml).unwrap();
+            match FileConfig::load(Some(&path), Vec::new()) {
+                Err(e) => format!("{e:#}"),
+                Ok(c) => format!("{:#}", c.engine_config("s".into()).unwrap_err()),
+            }
+        };
+        let e = err_of("[[operators]]\nname = \"X\"\nprefixes = [\"25470\"]\n");
+        assert!(
+            e.contains("operators[0].prefixes") && e.contains("\"25470\""),
+            "{e}"
+        );
+        let e = err_of("[[operators]]\nname = \"X\"\nprefixes = [\"+2547a\"]\n");
+        assert!(e.contains("not '+' followed by digits"), "{e}");
+        let e = err_of("[[operators]]\nname = \"X\"\nprefixes = [\"+\"]\n");
+        assert!(e.contains("operators[0].prefixes"), "{e}");
+        let e = err_of("[[operators]]\nname = \"X\"\nprefixes = []\n");
+        assert!(e.contains("at least one prefix"), "{e}");
+        let e = err_of("[[operators]]\nname = \" \"\nprefixes = [\"+1\"]\n");
+        assert!(e.contains("operators[0].name"), "{e}");
+        let e = err_of(
+            "[[operators]]\nname = \"A\"\nprefixes = [\"+2547\"]\n\
+             [[operators]]\nname = \"B\"\nprefixes = [\"+2547\"]\n",
+        );
+        assert!(
+            e.contains("operators[1].prefixes") && e.contains("\"A\""),
+            "{e}"
+        );
+        let e = err_of("[[operators]]\nname = \"A\"\n");
+        assert!(e.contains("prefixes"), "{e}");
+        let e = err_of("[links]\nbase_url = \"t.example/l\"\n");
+        assert!(e.contains("links.base_url"), "{e}");
+        let e = err_of("[campaigns]\npage = 0\n");
+        assert!(e.contains("campaigns.page"), "{e}");
+        let e = err_of("[campaigns]\nmax_queued = 0\n");
+        assert!(e.contains("campaigns.max_queued"), "{e}");
+        let e = err_of("[campaigns]\nbatch = 3\n");
+        assert!(e.contains("batch"), "{e}");
     }
 }

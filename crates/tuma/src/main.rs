@@ -4,8 +4,9 @@
 //! - `tuma smsc`: the simulated operator network (SMPP listener + HTTP control API);
 //! - `tuma bench smsc`: throughput of the simulator over loopback, with our ESME client;
 //! - `tuma serve`: the gateway (and, with no SMSC configured, the simulator in-process);
-//! - `tuma send` / `tuma message`: clients of the gateway's HTTP API;
-//! - `tuma bench gateway`: the whole chain's throughput and latency.
+//! - `tuma send` / `tuma message` / `tuma campaign`: clients of the gateway's HTTP API;
+//! - `tuma bench gateway`: the whole chain's throughput and latency;
+//! - `tuma bench campaign`: a campaign of a million recipients through `tuma serve`.
 #![forbid(unsafe_code)]
 
 // The gateway allocates many short-lived buffers across threads (JSON, PDUs, store rows);
@@ -14,7 +15,9 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod bench_campaign;
 mod bench_gateway;
+mod campaign_cli;
 mod client;
 mod config;
 mod serve;
@@ -110,6 +113,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Campaigns through a running gateway: create (CSV upload), status, pause, resume,
+    /// cancel, report, list, recipients (TUMA_URL, TUMA_API_KEY).
+    Campaign(campaign_cli::CampaignArgs),
     /// Show how a text will be sent: encoding, characters, segments, and what forced UCS-2.
     Estimate {
         /// The message text; read from standard input when absent.
@@ -146,6 +152,11 @@ enum BenchTarget {
     /// The whole chain: a gateway (durable SQLite) and the simulator in this process, driven
     /// over loopback HTTP. Prints a `RESULT {json}` line last. Build with --release.
     Gateway(bench_gateway::Options),
+    /// A campaign through real processes: generates a CSV of N recipients, starts `tuma smsc`
+    /// and `tuma serve` (durable SQLite) as children, uploads the campaign with tracked links
+    /// and measures the import, the time to the last delivered status and each process's
+    /// peak RSS. Prints a `RESULT {json}` line last. Build with --release.
+    Campaign(bench_campaign::Options),
     /// The simulator over loopback: starts it in-process on port 0, binds our ESME client(s)
     /// and pushes submit_sm as fast as the window allows. Build with --release.
     Smsc {
@@ -249,6 +260,16 @@ fn main() -> anyhow::Result<()> {
         } => {
             init_logging("warn");
             let report = runtime_beside_writer(true)?.block_on(bench_gateway::run(options))?;
+            print!("{report}");
+        }
+        Command::Campaign(args) => {
+            runtime()?.block_on(campaign_cli::run(args))?;
+        }
+        Command::Bench {
+            target: BenchTarget::Campaign(options),
+        } => {
+            init_logging("warn");
+            let report = runtime()?.block_on(bench_campaign::run(options))?;
             print!("{report}");
         }
         Command::Estimate {

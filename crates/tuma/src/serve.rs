@@ -76,6 +76,16 @@ impl Gateway {
             None
         };
 
+        // Bound before the engine starts: without `links.base_url`, short links point at the
+        // address really bound (port 0 picks one).
+        let listener = TcpListener::bind(file.server.http)
+            .await
+            .with_context(|| format!("listening for HTTP on {}", file.server.http))?;
+        let http_addr = listener.local_addr()?;
+        if file.links.base_url.is_none() {
+            engine_config.campaigns.link_base = crate::config::default_link_base(http_addr);
+        }
+
         let clock = Clock::system();
         let bootstrap = tuma_http::bootstrap(&stores, &data_dir, env_key, clock.now_ms())
             .await
@@ -83,11 +93,6 @@ impl Gateway {
         let engine = Engine::start(engine_config.clone(), stores, clock)
             .await
             .context("starting the engine")?;
-
-        let listener = TcpListener::bind(file.server.http)
-            .await
-            .with_context(|| format!("listening for HTTP on {}", file.server.http))?;
-        let http_addr = listener.local_addr()?;
         let settings = tuma_http::ApiSettings {
             region: engine_config.defaults.region,
             ..tuma_http::ApiSettings::default()

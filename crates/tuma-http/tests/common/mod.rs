@@ -150,6 +150,7 @@ pub async fn start_engine(
         },
         inbound: InboundConfig::default(),
         max_queued,
+        campaigns: Default::default(),
     };
     let engine = Engine::start(config, stores, Clock::system())
         .await
