@@ -409,23 +409,37 @@ async fn a_template_naming_a_missing_column_is_refused_before_anything_is_stored
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_opt_out_mid_campaign_suppresses_the_remaining_message() {
+async fn a_stop_reply_mid_campaign_suppresses_the_remaining_message() {
     let s = setup().await;
     let list = numbers(30);
     let mut req = request("Hello {{ name }}", &csv_of(&list));
-    req.rate = Some(20);
+    req.rate = Some(10);
     let id = s.create(req).await.campaign.id;
-    // The last recipient opts out while the first ones are being sent.
+    // The last recipient replies STOP (through the simulator, over SMPP) while the first
+    // ones are being sent.
     eventually("the first messages", || async {
         !s.inbox(&list[0][1..]).is_empty()
     })
     .await;
+    s.sim
+        .sim()
+        .lock()
+        .mo(&list[29][1..], "5000", "stop")
+        .expect("the simulator takes the reply");
     let last = Msisdn::from_e164(&list[29]).expect("number");
-    s.stores
-        .suppression
-        .suppress(s.account, last, "STOP", s.clock.now_ms())
-        .await
-        .expect("suppress");
+    eventually("the opt-out to be stored", || async {
+        !s.stores
+            .suppression
+            .suppressed_among(s.account, &[last])
+            .await
+            .expect("store")
+            .is_empty()
+    })
+    .await;
+    assert!(
+        s.report(id).await.counts.pending > 0,
+        "the opt-out came after the whole campaign was handed over: the test proves nothing"
+    );
     let report = s.wait_done(id).await;
     assert_eq!((report.counts.suppressed, report.counts.delivered), (1, 29));
     assert!(s.inbox(&list[29][1..]).is_empty());
