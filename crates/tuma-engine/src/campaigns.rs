@@ -47,9 +47,10 @@ pub struct CampaignConfig {
     /// The runner waits while more than this many messages wait in memory for dispatch
     /// (all connectors), so a million-recipient campaign never sits in memory.
     pub max_queued: usize,
-    /// The runner also waits while more than this many accepted messages have no final
-    /// status yet (all campaigns and API traffic of this process): the store keeps a small
-    /// record of each in memory until its receipt comes.
+    /// The runner also waits while more than this many messages submitted since it started
+    /// have no final status yet (all campaigns and API traffic of this process): the store
+    /// keeps a small record of each in memory until its receipt comes. If none finishes for
+    /// 10 s (receipts switched off), it goes on.
     pub max_unfinished: usize,
     /// Sample messages in a new campaign's preview.
     pub preview: usize,

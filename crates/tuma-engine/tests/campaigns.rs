@@ -668,3 +668,62 @@ async fn a_restarted_runner_repeats_no_message_and_lists_are_reusable() {
     assert_eq!(s.inbox(&list[3][1..]), ["First N3", "Second N3"]);
     s.stop().await;
 }
+
+/// Without receipts no message ever finishes: the runner's wait for unfinished messages
+/// gives way after a stall instead of holding the campaign forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_without_receipts_does_not_hold_a_campaign_forever() {
+    let sim = start_sim().await;
+    let stores = MemoryStore::stores();
+    let account = stores
+        .accounts
+        .create_account("acme", 0)
+        .await
+        .expect("account")
+        .id;
+    let mut cfg = config(sim.smpp_addr().to_string());
+    cfg.connectors[0].registered_delivery = false;
+    cfg.campaigns.page = 10;
+    cfg.campaigns.max_unfinished = 10;
+    let clock = Clock::system();
+    let engine = Engine::start(cfg, stores.clone(), clock.clone())
+        .await
+        .expect("engine starts");
+    let s = Setup {
+        sim,
+        engine,
+        stores,
+        clock,
+        account,
+    };
+    let list = numbers(30);
+    let id = s
+        .create(request("No receipt {{ name }}", &csv_of(&list)))
+        .await
+        .campaign
+        .id;
+    let started = Instant::now();
+    eventually("the campaign to complete", || async {
+        s.report(id).await.campaign.status == CampaignStatus::Completed
+    })
+    .await;
+    // It waited (the cap was reached after two pages) before it went on.
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let report = s.report(id).await;
+    assert_eq!(
+        (
+            report.counts.accepted,
+            report.counts.submitted,
+            report.counts.delivered
+        ),
+        (30, 30, 0)
+    );
+    for n in &list {
+        assert_eq!(s.inbox(&n[1..]).len(), 1, "{n}");
+    }
+    s.stop().await;
+}

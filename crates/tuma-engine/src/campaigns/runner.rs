@@ -406,6 +406,7 @@ async fn produce(mut p: Producer, tx: mpsc::Sender<Page>) -> Result<Stop, RunErr
     let id = p.id;
     let mut checked = Instant::now();
     let mut first = true;
+    let mut backpressure = Backpressure::new(&engine);
     loop {
         if *inner.shutdown.borrow() || engine.campaign_stopped(id) {
             return Ok(Stop::Halted);
@@ -445,7 +446,7 @@ async fn produce(mut p: Producer, tx: mpsc::Sender<Page>) -> Result<Stop, RunErr
         // Backpressure: at most `max_queued` messages wait for dispatch and at most
         // `max_unfinished` wait for their final status, so the campaign never sits in
         // memory (the store's writer keeps a small record of every unfinished message).
-        if backlogged(&engine) {
+        if backpressure.wait(&engine, id) {
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         }
@@ -515,22 +516,99 @@ async fn produce(mut p: Producer, tx: mpsc::Sender<Page>) -> Result<Stop, RunErr
             requests: rendered.requests,
             links,
         };
+        let count = page.requests.len() as u64;
         if tx.send(page).await.is_err() {
             return Ok(Stop::Halted);
         }
+        backpressure.handed += count;
     }
 }
 
-/// Too many messages wait in memory for dispatch or for their final status.
-fn backlogged(engine: &Engine) -> bool {
-    let inner = &engine.inner;
-    let settings = &inner.config.campaigns;
-    if inner.queued.load(std::sync::atomic::Ordering::Relaxed) > settings.max_queued {
-        return true;
-    }
+/// How long the unfinished count may stay over the cap with no message finishing before the
+/// runner stops waiting for it (see [`Backpressure`]).
+const STALL: Duration = Duration::from_secs(10);
+
+/// The runner's backpressure: it waits while more than `max_queued` messages wait in memory
+/// for dispatch, or more than `max_unfinished` of the messages it handed over have no final
+/// status yet (the store keeps a small record of each until its receipt).
+///
+/// Its own messages are counted (handed over minus messages finished since it started, all
+/// traffic of this process: other traffic finishing only makes it go sooner), so scheduled
+/// API messages and an earlier campaign's long tail do not hold it back. When the count stays
+/// over the cap for [`STALL`] with no message finishing (receipts switched off, an SMSC that
+/// stopped sending them, or only handsets that are off are left), the runner takes the rest
+/// as a long tail, forgives it and goes on: slower, never stuck.
+struct Backpressure {
+    /// Finished messages (this process) when the runner started.
+    finished_at_start: u64,
+    /// Messages this runner handed over.
+    handed: u64,
+    /// Unfinished messages given up on after a stall.
+    forgiven: u64,
+    /// Since when the count is over the cap, and the finished count then.
+    over: Option<(Instant, u64)>,
+}
+
+/// Messages of this process with a final status.
+fn finished(engine: &Engine) -> u64 {
     let c = engine.counts();
-    let finished = c.delivered + c.failed + c.expired;
-    c.accepted.saturating_sub(finished) > settings.max_unfinished as u64
+    c.delivered + c.failed + c.expired
+}
+
+impl Backpressure {
+    fn new(engine: &Engine) -> Self {
+        Self {
+            finished_at_start: finished(engine),
+            handed: 0,
+            forgiven: 0,
+            over: None,
+        }
+    }
+
+    /// Whether the runner should wait before the next page.
+    fn wait(&mut self, engine: &Engine, id: CampaignId) -> bool {
+        let settings = &engine.inner.config.campaigns;
+        if engine
+            .inner
+            .queued
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > settings.max_queued
+        {
+            return true;
+        }
+        let done = finished(engine);
+        let mine = self
+            .handed
+            .saturating_sub(done.saturating_sub(self.finished_at_start))
+            .saturating_sub(self.forgiven);
+        if mine <= settings.max_unfinished as u64 {
+            self.over = None;
+            return false;
+        }
+        match self.over {
+            Some((_, then)) if done > then => {
+                self.over = Some((Instant::now(), done));
+                true
+            }
+            Some((since, _)) if since.elapsed() >= STALL => {
+                tracing::warn!(
+                    campaign = id.0,
+                    unfinished = mine,
+                    "no message reached a final status for {} s: going on without waiting for \
+                     receipts (are receipts switched off on the connector?)",
+                    STALL.as_secs()
+                );
+                self.forgiven += mine;
+                self.over = None;
+                false
+            }
+            Some(_) => true,
+            None => {
+                self.over = Some((Instant::now(), done));
+                true
+            }
+        }
+    }
 }
 
 /// Renders one page: the requests to submit and the links to store first.
