@@ -946,31 +946,46 @@ impl Engine {
             .await?)
     }
 
-    /// Pauses a scheduled or running campaign (idempotent on a paused one).
+    /// Pauses a scheduled or running campaign (idempotent on a paused one). The pages being
+    /// handed over, if any, finish before this returns; nothing more goes after.
     pub async fn pause_campaign(
         &self,
         account: AccountId,
         id: CampaignId,
+    ) -> Result<CampaignRecord, CampaignError> {
+        self.halt_campaign(
+            account,
+            id,
+            &[CampaignStatus::Scheduled, CampaignStatus::Running],
+            CampaignStatus::Paused,
+            "pause",
+        )
+        .await
+    }
+
+    /// Moves a campaign from one of `from` to `to` (already there: fine) and stops its
+    /// runner.
+    async fn halt_campaign(
+        &self,
+        account: AccountId,
+        id: CampaignId,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+        action: &'static str,
     ) -> Result<CampaignRecord, CampaignError> {
         self.owned_campaign(account, id).await?;
         let (c, moved) = self
             .inner
             .stores
             .campaigns
-            .set_campaign_status(
-                id,
-                &[CampaignStatus::Scheduled, CampaignStatus::Running],
-                CampaignStatus::Paused,
-                self.inner.clock.now_ms(),
-            )
+            .set_campaign_status(id, from, to, self.inner.clock.now_ms())
             .await?;
-        if moved || c.status == CampaignStatus::Paused {
-            // The page being handed over, if any, finishes before this returns.
+        if moved || c.status == to {
             self.stop_runner(id).await;
-            tracing::info!(campaign = id.0, "campaign paused");
+            tracing::info!(campaign = id.0, status = to.as_str(), "campaign stopped");
             return Ok(c);
         }
-        Err(conflict(&c, "pause"))
+        Err(conflict(&c, action))
     }
 
     /// Resumes a paused campaign (scheduled again if its `send_at` is still ahead).
@@ -1013,28 +1028,18 @@ impl Engine {
         account: AccountId,
         id: CampaignId,
     ) -> Result<CampaignRecord, CampaignError> {
-        self.owned_campaign(account, id).await?;
-        let (c, moved) = self
-            .inner
-            .stores
-            .campaigns
-            .set_campaign_status(
-                id,
-                &[
-                    CampaignStatus::Scheduled,
-                    CampaignStatus::Running,
-                    CampaignStatus::Paused,
-                ],
-                CampaignStatus::Cancelled,
-                self.inner.clock.now_ms(),
-            )
-            .await?;
-        if moved || c.status == CampaignStatus::Cancelled {
-            self.stop_runner(id).await;
-            tracing::info!(campaign = id.0, "campaign cancelled");
-            return Ok(c);
-        }
-        Err(conflict(&c, "cancel"))
+        self.halt_campaign(
+            account,
+            id,
+            &[
+                CampaignStatus::Scheduled,
+                CampaignStatus::Running,
+                CampaignStatus::Paused,
+            ],
+            CampaignStatus::Cancelled,
+            "cancel",
+        )
+        .await
     }
 
     /// Up to `limit` lines of the campaign's recipient report with `seq > after_seq`

@@ -606,7 +606,9 @@ async fn another_accounts_campaign_and_list_are_404() {
         .get(&format!("/v1/campaigns/{campaign}"), &app.key)
         .await;
     assert_eq!(mine.status, StatusCode::OK, "{}", mine.text);
-    assert_eq!(mine.json["status"], "running");
+    // Running, or already completed: a small campaign can finish before this request.
+    let status = mine.json["status"].as_str().unwrap_or_default();
+    assert!(matches!(status, "running" | "completed"), "{}", mine.text);
 }
 
 #[tokio::test]

@@ -4,80 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tuma");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when the test ends, whatever happens.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `tuma serve` on `port` with `key` as its admin key (demo mode without `config`).
-fn serve(data_dir: &Path, port: u16, config: Option<&Path>, key: &str) -> Proc {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("serve")
-        .arg("--http")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("TUMA_API_KEY", key)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    if let Some(c) = config {
-        cmd.arg("--config").arg(c);
-    }
-    Proc(cmd.spawn().expect("spawning tuma serve"))
-}
-
-async fn wait_healthy(http: &reqwest::Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                let v: Value = r.json().await.unwrap();
-                let bound = v["connectors"].as_array().map_or(0, |c| {
-                    c.iter().map(|c| c["bound"].as_u64().unwrap_or(0)).sum()
-                });
-                if bound > 0 {
-                    return;
-                }
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gateway not healthy and bound within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn get_json(http: &reqwest::Client, url: String, key: &str) -> (u16, Value) {
-    let r = http.get(url).bearer_auth(key).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
+mod common;
+use common::*;
 
 /// Runs `tuma campaign ARGS` against the gateway (off the async runtime's threads).
 async fn cli(url: &str, key: &str, args: &[&str]) -> Output {
@@ -220,7 +153,7 @@ async fn campaign_with_tracked_links_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let key = "tuma_campaigntestkey0123456789abcdefgh";
-    let _gw = serve(&dir.path().join("data"), port, None, key);
+    let _gw = serve(&dir.path().join("data"), port, None, Some(key));
     let http = reqwest::Client::new();
     wait_healthy(&http, port).await;
     let url = format!("http://127.0.0.1:{port}");
@@ -482,7 +415,7 @@ async fn pause_and_resume_a_rate_limited_campaign() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let key = "tuma_pausetestkey0123456789abcdefghijk";
-    let _gw = serve(&dir.path().join("data"), port, None, key);
+    let _gw = serve(&dir.path().join("data"), port, None, Some(key));
     let http = reqwest::Client::new();
     wait_healthy(&http, port).await;
     let url = format!("http://127.0.0.1:{port}");
@@ -534,7 +467,7 @@ async fn cancel_a_campaign_mid_way() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let key = "tuma_canceltestkey0123456789abcdefghij";
-    let _gw = serve(&dir.path().join("data"), port, None, key);
+    let _gw = serve(&dir.path().join("data"), port, None, Some(key));
     let http = reqwest::Client::new();
     wait_healthy(&http, port).await;
     let url = format!("http://127.0.0.1:{port}");
@@ -587,32 +520,11 @@ async fn cancel_a_campaign_mid_way() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn campaign_survives_kill_9_without_loss_or_duplicate() {
     let dir = tempfile::tempdir().unwrap();
-    let (smpp, sim_http, port) = (free_port(), free_port(), free_port());
-    let _sim = Proc(
-        Command::new(BIN)
-            .args([
-                "smsc",
-                "--listen",
-                &format!("127.0.0.1:{smpp}"),
-                "--http",
-                &format!("127.0.0.1:{sim_http}"),
-            ])
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .unwrap(),
-    );
-    let config = dir.path().join("tuma.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[connectors]]\nname = \"sim\"\nhost = \"127.0.0.1\"\nport = {smpp}\n\
-             system_id = \"tuma\"\npassword = \"tuma\"\nwindow = 16\n"
-        ),
-    )
-    .unwrap();
+    let port = free_port();
+    let (_sim, sim_http, config) = external_smsc(dir.path(), 16);
     let data = dir.path().join("data");
     let key = "tuma_killtestkey0123456789abcdefghijklm";
-    let mut gw = serve(&data, port, Some(&config), key);
+    let mut gw = serve(&data, port, Some(&config), Some(key));
     let http = reqwest::Client::new();
     wait_healthy(&http, port).await;
     let url = format!("http://127.0.0.1:{port}");
@@ -631,7 +543,7 @@ async fn campaign_survives_kill_9_without_loss_or_duplicate() {
         "killed too late to test: {before}"
     );
 
-    let _gw = serve(&data, port, Some(&config), key);
+    let _gw = serve(&data, port, Some(&config), Some(key));
     wait_healthy(&http, port).await;
     let done = wait_campaign(&http, &url, key, id, 90, "the end", finished).await;
     assert_eq!(done["status"], "completed", "{done}");

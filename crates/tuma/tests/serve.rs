@@ -2,77 +2,13 @@
 //! `tuma send` / `tuma message`, SIGTERM and `kill -9` with a restart.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tuma");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when the test ends, whatever happens.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(data_dir: &Path, port: u16, config: Option<&Path>, api_key: Option<&str>) -> Proc {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("serve")
-        .arg("--http")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("TUMA_API_KEY")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if let Some(c) = config {
-        cmd.arg("--config").arg(c);
-    }
-    if let Some(k) = api_key {
-        cmd.env("TUMA_API_KEY", k);
-    }
-    Proc(cmd.spawn().expect("spawning tuma serve"))
-}
-
-async fn wait_healthy(http: &reqwest::Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                let v: Value = r.json().await.unwrap();
-                let bound = v["connectors"].as_array().map_or(0, |c| {
-                    c.iter().map(|c| c["bound"].as_u64().unwrap_or(0)).sum()
-                });
-                if bound > 0 {
-                    return;
-                }
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gateway not healthy and bound within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+mod common;
+use common::*;
 
 async fn post_json(http: &reqwest::Client, url: String, key: &str, body: Value) -> Value {
     http.post(url)
@@ -84,12 +20,6 @@ async fn post_json(http: &reqwest::Client, url: String, key: &str, body: Value) 
         .json()
         .await
         .unwrap()
-}
-
-async fn get_json(http: &reqwest::Client, url: String, key: &str) -> (u16, Value) {
-    let r = http.get(url).bearer_auth(key).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 async fn wait_status(http: &reqwest::Client, port: u16, key: &str, id: &str, want: &str) -> Value {
@@ -274,29 +204,8 @@ async fn serve_demo_mode_send_deliver_and_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_messages_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let (smpp, sim_http, port) = (free_port(), free_port(), free_port());
-    let _sim = Proc(
-        Command::new(BIN)
-            .args([
-                "smsc",
-                "--listen",
-                &format!("127.0.0.1:{smpp}"),
-                "--http",
-                &format!("127.0.0.1:{sim_http}"),
-            ])
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .unwrap(),
-    );
-    let config = dir.path().join("tuma.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[connectors]]\nname = \"sim\"\nhost = \"127.0.0.1\"\nport = {smpp}\n\
-             system_id = \"tuma\"\npassword = \"tuma\"\nwindow = 64\n"
-        ),
-    )
-    .unwrap();
+    let port = free_port();
+    let (_sim, _, config) = external_smsc(dir.path(), 64);
     let data = dir.path().join("data");
     let key = "tuma_testkey0123456789abcdefghijklmnop";
     let mut gw = serve(&data, port, Some(&config), Some(key));
