@@ -678,21 +678,8 @@ fn campaign_messages_page(
                     .map(|(_, e)| (e.status, e.at_ms)),
             );
         }
-        let submitted_at_ms = events
-            .iter()
-            .find(|(s, _)| *s == MessageStatus::Submitted)
-            .map(|(_, at)| *at);
-        // The event that set the current final status is the last one with it (a message
-        // that expired and was delivered late: the delivery).
-        let finished_at_ms = if status.is_final() {
-            events
-                .iter()
-                .rev()
-                .find(|(s, _)| *s == status)
-                .map(|(_, at)| *at)
-        } else {
-            None
-        };
+        let (submitted_at_ms, finished_at_ms) =
+            tuma_store::campaigns::message_times(events.iter().copied(), status);
         out.push(CampaignMessage {
             seq: uint(r.get(0).map_err(&get)?, "messages.campaign_seq")?,
             id,

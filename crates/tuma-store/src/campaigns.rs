@@ -333,6 +333,26 @@ pub struct CampaignMessage {
     pub finished_at_ms: Option<u64>,
 }
 
+/// The report times of a message from its events (status and time, oldest first, the
+/// initial status included): the first `submitted` event, and, when `status` is final, the
+/// last event with it (the one that set it: a message that expired and was delivered late
+/// finishes at its delivery). Backends that read events call this so they all agree.
+pub fn message_times(
+    events: impl DoubleEndedIterator<Item = (MessageStatus, u64)> + Clone,
+    status: MessageStatus,
+) -> (Option<u64>, Option<u64>) {
+    let submitted = events
+        .clone()
+        .find(|(s, _)| *s == MessageStatus::Submitted)
+        .map(|(_, at)| at);
+    let finished = if status.is_final() {
+        events.rev().find(|(s, _)| *s == status).map(|(_, at)| at)
+    } else {
+        None
+    };
+    (submitted, finished)
+}
+
 /// Click counts of a campaign.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClickTotals {

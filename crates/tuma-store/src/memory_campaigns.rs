@@ -9,12 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use async_trait::async_trait;
-use tuma_domain::MessageStatus;
 
 use crate::campaigns::{
-    CampaignId, CampaignMessage, CampaignRecord, CampaignRef, CampaignStatus, CampaignStore,
-    ClickRecord, ClickTotals, GroupCursor, ImportTotals, LinkRecord, ListId, ListRecord,
-    ListStatus, NewCampaign, NewList, NewRecipient, RecipientRecord,
+    message_times, CampaignId, CampaignMessage, CampaignRecord, CampaignRef, CampaignStatus,
+    CampaignStore, ClickRecord, ClickTotals, GroupCursor, ImportTotals, LinkRecord, ListId,
+    ListRecord, ListStatus, NewCampaign, NewList, NewRecipient, RecipientRecord,
 };
 use crate::error::StoreError;
 use crate::memory::MemoryStore;
@@ -61,21 +60,9 @@ fn campaign_not_found(id: CampaignId) -> StoreError {
     }
 }
 
-/// The time of the first event with `status`, or of the last one (`latest`).
-fn event_time(m: &MessageRecord, status: MessageStatus, latest: bool) -> Option<u64> {
-    let mut times = m
-        .events
-        .iter()
-        .filter(|e| e.status == status)
-        .map(|e| e.at_ms);
-    if latest {
-        times.next_back()
-    } else {
-        times.next()
-    }
-}
-
 fn campaign_message(seq: u64, m: &MessageRecord) -> CampaignMessage {
+    let (submitted_at_ms, finished_at_ms) =
+        message_times(m.events.iter().map(|e| (e.status, e.at_ms)), m.status);
     CampaignMessage {
         seq,
         id: m.id,
@@ -85,15 +72,8 @@ fn campaign_message(seq: u64, m: &MessageRecord) -> CampaignMessage {
         segments: u8::try_from(m.segments.len()).unwrap_or(u8::MAX),
         error_code: m.error.as_ref().map(|e| e.code.clone()),
         created_at_ms: m.created_at_ms,
-        submitted_at_ms: event_time(m, MessageStatus::Submitted, false),
-        // Events are appended on each status change, so the last event with the current
-        // (final) status is the one that set it (an expired message later delivered finishes
-        // at its delivery).
-        finished_at_ms: if m.status.is_final() {
-            event_time(m, m.status, true)
-        } else {
-            None
-        },
+        submitted_at_ms,
+        finished_at_ms,
     }
 }
 
