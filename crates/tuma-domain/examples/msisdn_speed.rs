@@ -1,4 +1,5 @@
-//! Measures `Msisdn::parse` throughput against `phonenumber` alone:
+//! Measures `Msisdn::parse` throughput against `phonenumber` alone, and reading stored
+//! numbers back (`Msisdn::from_stored`):
 //! `cargo run --release -p tuma-domain --example msisdn_speed`.
 use std::time::Instant;
 
@@ -66,4 +67,21 @@ fn main() {
         &mixed,
         reference,
     );
+    // Reading stored numbers back (the integer a store keeps): re-validating them as the
+    // stores once did, against `Msisdn::from_stored`.
+    let stored: Vec<String> = e164
+        .iter()
+        .chain(&mixed)
+        .filter_map(|s| Msisdn::parse(s, ke).ok())
+        .map(|m| m.as_u64().to_string())
+        .collect();
+    rate("stored: Msisdn::from_e164(\"+{value}\")", &stored, |s| {
+        Msisdn::from_e164(&format!("+{s}")).is_ok()
+    });
+    rate("stored: Msisdn::from_stored(value)", &stored, |s| {
+        s.parse()
+            .ok()
+            .and_then(|v| Msisdn::from_stored(v).ok())
+            .is_some()
+    });
 }

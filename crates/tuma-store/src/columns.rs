@@ -32,7 +32,11 @@ pub fn id_from(bytes: &[u8], what: &'static str) -> Result<MessageId, StoreError
 
 /// A number stored as the integer of its E.164 digits.
 pub fn msisdn_from(v: i64, what: &'static str) -> Result<Msisdn, StoreError> {
-    Msisdn::from_e164(&format!("+{v}")).map_err(|e| StoreError::Corrupt {
+    let value = u64::try_from(v).map_err(|_| StoreError::Corrupt {
+        what,
+        detail: format!("negative number {v}"),
+    })?;
+    Msisdn::from_stored(value).map_err(|e| StoreError::Corrupt {
         what,
         detail: e.to_string(),
     })
