@@ -35,11 +35,14 @@ pub struct Options {
     /// Recipients in the generated CSV.
     #[arg(long, default_value_t = 1_000_000)]
     pub recipients: usize,
-    /// SMPP sessions from the gateway to the simulator. `tuma smsc` keeps 64 receipts in
-    /// flight per session and the gateway answers each after its commit, so more sessions
-    /// carry more receipts per commit.
+    /// SMPP sessions from the gateway to the simulator.
     #[arg(long, default_value_t = 4)]
     pub binds: usize,
+    /// deliver_sm (receipts) the simulator keeps in flight per session (`tuma smsc
+    /// --window`); the gateway answers each after its commit, so binds x this bounds the
+    /// receipts per commit round trip. Same default as `tuma bench gateway --sim-window`.
+    #[arg(long, default_value_t = 1024)]
+    pub sim_window: usize,
     /// submit_sm in flight per session.
     #[arg(long, default_value_t = 256)]
     pub window: usize,
@@ -174,8 +177,12 @@ fn metric_sum(text: &str, family: &str) -> u64 {
 
 /// Runs the benchmark and returns the report (last line `RESULT {json}`).
 pub async fn run(options: Options) -> anyhow::Result<String> {
-    if options.recipients == 0 || options.binds == 0 || options.window == 0 {
-        bail!("--recipients, --binds and --window must be at least 1");
+    if options.recipients == 0
+        || options.binds == 0
+        || options.window == 0
+        || options.sim_window == 0
+    {
+        bail!("--recipients, --binds, --window and --sim-window must be at least 1");
     }
     let exe = std::env::current_exe().context("finding the tuma binary")?;
     let temp = tempfile::Builder::new()
@@ -210,6 +217,8 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
                 &format!("127.0.0.1:{smpp_port}"),
                 "--http",
                 &format!("127.0.0.1:{sim_http_port}"),
+                "--window",
+                &options.sim_window.to_string(),
                 "--config",
             ])
             .arg(&sim_config)
@@ -392,6 +401,7 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
         "csv_bytes": csv_bytes,
         "binds": options.binds,
         "window": options.window,
+        "sim_window": options.sim_window,
         "campaign": id,
         "rows": rows,
         "accepted_rows": accepted_rows,
@@ -431,11 +441,12 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
         |k: Option<u64>| k.map_or("?".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
     let _ = writeln!(
         out,
-        "recipients: {}  CSV: {:.1} MiB  binds: {}  window: {}",
+        "recipients: {}  CSV: {:.1} MiB  binds: {}  window: {}  simulator window: {}",
         options.recipients,
         csv_bytes as f64 / 1048576.0,
         options.binds,
-        options.window
+        options.window,
+        options.sim_window
     );
     let _ = writeln!(
         out,

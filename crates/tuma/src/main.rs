@@ -139,6 +139,10 @@ enum Command {
         /// Seed of the simulated outcomes (overrides the file's `seed`).
         #[arg(long)]
         seed: Option<u64>,
+        /// deliver_sm (receipts, MO) each bind may have awaiting deliver_sm_resp. An ESME
+        /// that answers each receipt after storing it carries at most this many per commit.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65535))]
+        window: u32,
     },
     /// Measure throughput.
     Bench {
@@ -287,6 +291,7 @@ fn main() -> anyhow::Result<()> {
             http,
             config,
             seed,
+            window,
         } => {
             init_logging("info");
             let mut sim_config = match &config {
@@ -301,7 +306,7 @@ fn main() -> anyhow::Result<()> {
                 sim_config.seed = seed;
             }
             let rt = runtime()?;
-            let result = rt.block_on(run_smsc(sim_config, listen, http));
+            let result = rt.block_on(run_smsc(sim_config, listen, http, window as usize));
             // Everything was stopped by `run_smsc`; do not wait for idle runtime threads.
             rt.shutdown_timeout(Duration::from_millis(200));
             result?;
@@ -379,8 +384,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `tuma smsc`: serves until Ctrl-C or SIGTERM, then unbinds every session.
-async fn run_smsc(config: SimConfig, listen: SocketAddr, http: SocketAddr) -> anyhow::Result<()> {
-    let server = SimServer::start(config, listen, Some(http)).await?;
+async fn run_smsc(
+    config: SimConfig,
+    listen: SocketAddr,
+    http: SocketAddr,
+    window: usize,
+) -> anyhow::Result<()> {
+    let mut options = ServerOptions::new(listen);
+    options.http_addr = Some(http);
+    options.mc.session.window = window;
+    let server = SimServer::start_with(Sim::new(Engine::new(config)?), options).await?;
     tracing::info!(
         smpp = %server.smpp_addr(),
         http = ?server.http_addr(),
