@@ -52,6 +52,25 @@ pub(crate) struct Hot {
     /// The message-row `UPDATE` statements built so far, by the set of columns they set
     /// (see `sql::MessageWrite`); not state, never cleared.
     pub update_sql: [Option<String>; 64],
+    /// Empty maps a call of `sql::SqlTx` borrows and returns, so their capacity outlives the
+    /// call (allocating and growing two maps per call was ~2 % of the writer's instructions).
+    pub spare: SpareMaps,
+}
+
+/// See [`Hot::spare`]; always empty between calls.
+#[derive(Default)]
+pub(crate) struct SpareMaps {
+    pub writes: FastMap<MessageId, crate::sql::MessageWrite>,
+    pub local: FastMap<MessageId, HotMessage>,
+}
+
+impl std::fmt::Debug for SpareMaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpareMaps")
+            .field("writes_capacity", &self.writes.capacity())
+            .field("local_capacity", &self.local.capacity())
+            .finish()
+    }
 }
 
 impl Default for Hot {
@@ -61,6 +80,7 @@ impl Default for Hot {
             keys: Generations::new(KEYS_MAX),
             parked: ParkedKeys::Unknown,
             update_sql: std::array::from_fn(|_| None),
+            spare: SpareMaps::default(),
         }
     }
 }

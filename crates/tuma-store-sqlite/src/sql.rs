@@ -1,14 +1,14 @@
 //! The SQL: conversions between rows and records, the primitive [`WriteTx`] operations, and
 //! the reads. Every statement is prepared once per connection (`prepare_cached`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use smpp::MessageState;
 use tuma_domain::{encoding_name, ConnectorId, MessageId, MessageStatus, SegmentStatus, SenderId};
 use tuma_store::apply::{self, LiveMessage, WriteTx};
 
-use crate::hot::{FastMap, Hot, HotMessage, ParkedKeys, PARKED_MAX};
+use crate::hot::{FastMap, Hot, HotMessage, ParkedKeys, SpareMaps, PARKED_MAX};
 pub(crate) use tuma_store::columns::{
     connector_from, error_info, id_from, int, message_status, msisdn_from, segment_status, uint,
     webhook_event, webhook_event_name,
@@ -810,7 +810,7 @@ pub(crate) struct SqlTx<'c> {
     /// Segment writes not yet sent, in order.
     segments: Vec<SegmentWrite>,
     /// Message row writes not yet sent, one per message.
-    messages: HashMap<MessageId, MessageWrite>,
+    messages: FastMap<MessageId, MessageWrite>,
     /// Key index entries not yet sent, in order.
     keys: Vec<(ConnectorId, String, MessageId, u8)>,
     /// The messages this call works on, taken out of the writer's cache for the call (one
@@ -836,7 +836,7 @@ struct SegmentWrite {
 /// ones, failed attempts add up, event lines append (what running them one by one would
 /// leave).
 #[derive(Default)]
-struct MessageWrite {
+pub(crate) struct MessageWrite {
     status: Option<MessageStatus>,
     /// The status before this write's first status change, when known (the cache knew
     /// it): `unfinished` is written only if the new status changes it.
@@ -1042,17 +1042,19 @@ impl<'c> SqlTx<'c> {
         hot: &'c mut Hot,
         f: impl FnOnce(&mut SqlTx<'c>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        let spare = std::mem::take(&mut hot.spare);
         let mut tx = SqlTx {
             conn,
             hot,
             segments: Vec::new(),
-            messages: HashMap::new(),
+            messages: spare.writes,
             keys: Vec::new(),
-            local: FastMap::default(),
+            local: spare.local,
         };
         let out = f(&mut tx)?;
         tx.flush()?;
-        for (id, msg) in std::mem::take(&mut tx.local) {
+        let mut local = std::mem::take(&mut tx.local);
+        for (id, msg) in local.drain() {
             if !msg.live.status.is_final() {
                 tx.hot.live.insert(id, msg);
                 continue;
@@ -1066,6 +1068,9 @@ impl<'c> SqlTx<'c> {
                 }
             }
         }
+        // Both empty now (drained); kept for their capacity.
+        let writes = std::mem::take(&mut tx.messages);
+        tx.hot.spare = SpareMaps { writes, local };
         Ok(out)
     }
 
@@ -1093,7 +1098,7 @@ impl<'c> SqlTx<'c> {
     fn flush(&mut self) -> Result<(), StoreError> {
         self.flush_segments()?;
         let mut held = None;
-        for (id, w) in std::mem::take(&mut self.messages) {
+        for (id, w) in self.messages.drain() {
             w.send(self.conn, id, &mut self.hot.update_sql, &mut held)?;
         }
         drop(held);
@@ -1284,13 +1289,26 @@ fn load_parked_keys(conn: &Connection) -> Result<ParkedKeys, StoreError> {
 /// earlier builds are consistent with this and simply no longer read.
 fn number_as_normalised(key: &str) -> Option<Option<String>> {
     let value: u128 = key.strip_prefix("n:")?.parse().ok()?;
-    let hex = format!("s:{value:x}");
-    Some(
-        hex.bytes()
-            .skip(2)
-            .any(|b| b.is_ascii_alphabetic())
-            .then_some(hex),
-    )
+    // Lower-case hex digits, built by hand (`format!` cost more than the rest of the lookup).
+    let mut nibbles = [0u8; 32];
+    let mut at = nibbles.len();
+    let mut v = value;
+    loop {
+        at -= 1;
+        nibbles[at] = b"0123456789abcdef"[(v & 0xf) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    let digits = &nibbles[at..];
+    if !digits.iter().any(u8::is_ascii_alphabetic) {
+        return Some(None);
+    }
+    let mut hex = String::with_capacity(2 + digits.len());
+    hex.push_str("s:");
+    hex.extend(digits.iter().map(|&b| char::from(b)));
+    Some(Some(hex))
 }
 
 /// What the cache knows about a message the writer has just inserted.
@@ -1727,6 +1745,28 @@ mod tests {
         }
         assert_eq!(number_as_normalised("n:16"), Some(None));
         assert_eq!(number_as_normalised("s:1a"), None);
+        // The hand-built hex is `format!`'s, whenever it has a letter.
+        for v in [
+            0u128,
+            10,
+            15,
+            16,
+            0x38601fa,
+            0x99,
+            u128::from(u64::MAX),
+            u128::MAX,
+        ] {
+            let hex = format!("s:{v:x}");
+            let expected = hex[2..]
+                .bytes()
+                .any(|b| b.is_ascii_alphabetic())
+                .then_some(hex);
+            assert_eq!(
+                number_as_normalised(&format!("n:{v}")),
+                Some(expected),
+                "{v}"
+            );
+        }
     }
 
     #[test]
