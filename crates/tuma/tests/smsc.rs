@@ -5,7 +5,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{free_port, Proc, BIN};
+use common::{free_port, spawn_smsc, Proc, BIN};
 use smpp::pdu::{Bind, SubmitSm};
 use smpp::types::{Address, Npi, RegisteredDelivery, ShortMessage, Ton};
 use smpp::{BindKind, PduBody};
@@ -15,20 +15,7 @@ use smpp_tokio::{EsmeClient, EsmeConfig, EsmeEvent, IncomingRequest};
 /// process starts).
 async fn smsc_and_client(extra: &[&str]) -> (Proc, EsmeClient) {
     let (smpp, http) = (free_port(), free_port());
-    let sim = Proc(
-        Command::new(BIN)
-            .args([
-                "smsc",
-                "--listen",
-                &format!("127.0.0.1:{smpp}"),
-                "--http",
-                &format!("127.0.0.1:{http}"),
-            ])
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("spawning tuma smsc"),
-    );
+    let sim = spawn_smsc(smpp, http, extra);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mut config = EsmeConfig::new(

@@ -80,24 +80,30 @@ pub async fn get_json(http: &reqwest::Client, url: String, key: &str) -> (u16, V
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-/// `tuma smsc` as its own process (it outlives a killed gateway), and a gateway config file
-/// in `dir` naming it as the only connector with `window`. Returns the process, its HTTP
-/// control port and the config file.
-pub fn external_smsc(dir: &Path, window: usize) -> (Proc, u16, PathBuf) {
-    let (smpp, sim_http) = (free_port(), free_port());
-    let sim = Proc(
+/// `tuma smsc` on loopback ports `smpp` and `http`, with `extra` flags.
+pub fn spawn_smsc(smpp: u16, http: u16, extra: &[&str]) -> Proc {
+    Proc(
         Command::new(BIN)
             .args([
                 "smsc",
                 "--listen",
                 &format!("127.0.0.1:{smpp}"),
                 "--http",
-                &format!("127.0.0.1:{sim_http}"),
+                &format!("127.0.0.1:{http}"),
             ])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .spawn()
-            .unwrap(),
-    );
+            .expect("spawning tuma smsc"),
+    )
+}
+
+/// `tuma smsc` as its own process (it outlives a killed gateway), and a gateway config file
+/// in `dir` naming it as the only connector with `window`. Returns the process, its HTTP
+/// control port and the config file.
+pub fn external_smsc(dir: &Path, window: usize) -> (Proc, u16, PathBuf) {
+    let (smpp, sim_http) = (free_port(), free_port());
+    let sim = spawn_smsc(smpp, sim_http, &[]);
     let config = dir.join("tuma.toml");
     std::fs::write(
         &config,
