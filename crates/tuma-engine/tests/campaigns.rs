@@ -713,6 +713,12 @@ async fn a_connector_without_receipts_does_not_hold_a_campaign_forever() {
         "{:?}",
         started.elapsed()
     );
+    // `completed` means every recipient was handed over; the last page may still be on its
+    // way to the SMSC (docs/api.md).
+    eventually("the last page to be submitted", || async {
+        s.report(id).await.counts.submitted == 30
+    })
+    .await;
     let report = s.report(id).await;
     assert_eq!(
         (
@@ -722,6 +728,10 @@ async fn a_connector_without_receipts_does_not_hold_a_campaign_forever() {
         ),
         (30, 30, 0)
     );
+    eventually("every handset to get its message", || async {
+        list.iter().all(|n| !s.inbox(&n[1..]).is_empty())
+    })
+    .await;
     for n in &list {
         assert_eq!(s.inbox(&n[1..]).len(), 1, "{n}");
     }
