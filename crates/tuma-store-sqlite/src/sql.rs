@@ -1478,8 +1478,12 @@ impl WriteTx for SqlTx<'_> {
         id: MessageId,
         segment: u8,
     ) -> Result<(), StoreError> {
-        if number_as_normalised(key).is_some() {
-            // Implied by the `s:` key indexed with it (see `number_as_normalised`).
+        // A number key is implied by the `s:` key indexed with it (see
+        // `number_as_normalised`); checked without building its hex form.
+        if key
+            .strip_prefix("n:")
+            .is_some_and(|digits| digits.parse::<u128>().is_ok())
+        {
             return Ok(());
         }
         let cache_key: (ConnectorId, Box<str>) = (connector.clone(), key.into());
