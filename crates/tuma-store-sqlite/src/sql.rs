@@ -1288,7 +1288,7 @@ fn load_parked_keys(conn: &Connection) -> Result<ParkedKeys, StoreError> {
 /// when that has a letter; when it has none, no submission has `n:V`. Rows `n:` written by
 /// earlier builds are consistent with this and simply no longer read.
 fn number_as_normalised(key: &str) -> Option<Option<String>> {
-    let value: u128 = key.strip_prefix("n:")?.parse().ok()?;
+    let value = number_key_value(key)?;
     // Lower-case hex digits, built by hand (`format!` cost more than the rest of the lookup).
     let mut nibbles = [0u8; 32];
     let mut at = nibbles.len();
@@ -1309,6 +1309,11 @@ fn number_as_normalised(key: &str) -> Option<Option<String>> {
     hex.push_str("s:");
     hex.extend(digits.iter().map(|&b| char::from(b)));
     Some(Some(hex))
+}
+
+/// The value of an `n:` key (see [`apply::key_string`]); `None` for any other key.
+fn number_key_value(key: &str) -> Option<u128> {
+    key.strip_prefix("n:")?.parse().ok()
 }
 
 /// What the cache knows about a message the writer has just inserted.
@@ -1480,10 +1485,7 @@ impl WriteTx for SqlTx<'_> {
     ) -> Result<(), StoreError> {
         // A number key is implied by the `s:` key indexed with it (see
         // `number_as_normalised`); checked without building its hex form.
-        if key
-            .strip_prefix("n:")
-            .is_some_and(|digits| digits.parse::<u128>().is_ok())
-        {
+        if number_key_value(key).is_some() {
             return Ok(());
         }
         let cache_key: (ConnectorId, Box<str>) = (connector.clone(), key.into());
