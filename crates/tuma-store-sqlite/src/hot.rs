@@ -184,12 +184,18 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         }
     }
 
-    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        if !self.current.contains_key(key) {
-            let (k, v) = self.old.remove_entry(key)?;
-            self.insert(k, v);
+    /// A copy of the value: one probe when the entry is in the current generation; a hit in
+    /// the old one moves the entry back to the current one.
+    pub(crate) fn get_copied(&mut self, key: &K) -> Option<V>
+    where
+        V: Copy,
+    {
+        if let Some(v) = self.current.get(key) {
+            return Some(*v);
         }
-        self.current.get_mut(key)
+        let (k, v) = self.old.remove_entry(key)?;
+        self.insert(k, v);
+        Some(v)
     }
 
     /// Inserts or replaces. An older value left in the old generation is shadowed by this
@@ -232,19 +238,35 @@ mod tests {
         }
         assert!(g.len() <= 4, "{}", g.len());
         // The newest two are in the current generation, the two before in the old one.
-        assert_eq!(g.get_mut(&9).copied(), Some(90));
-        assert_eq!(g.get_mut(&7).copied(), Some(70));
-        assert_eq!(g.get_mut(&0), None);
+        assert_eq!(g.get_copied(&9), Some(90));
+        assert_eq!(g.get_copied(&7), Some(70));
+        assert_eq!(g.get_copied(&0), None);
         assert_eq!(g.take(&9), Some(90));
-        assert_eq!(g.get_mut(&9), None);
+        assert_eq!(g.get_copied(&9), None);
         // A replaced value shadows the older one, and taking it takes both.
         g.insert(20, 1);
         g.insert(21, 1);
         g.insert(20, 2);
-        assert_eq!(g.get_mut(&20).copied(), Some(2));
+        assert_eq!(g.get_copied(&20), Some(2));
         assert_eq!(g.take(&20), Some(2));
-        assert_eq!(g.get_mut(&20), None);
+        assert_eq!(g.get_copied(&20), None);
         g.clear();
         assert_eq!(g.len(), 0);
+    }
+
+    #[test]
+    fn get_copied_finds_both_generations_and_refreshes_old_entries() {
+        let mut g = Generations::new(4);
+        for k in 0..4u32 {
+            g.insert(k, k * 10);
+        }
+        // current {2, 3}, old {0, 1}
+        assert_eq!(g.get_copied(&3), Some(30));
+        assert!(g.current.contains_key(&3) && !g.old.contains_key(&3));
+        assert_eq!(g.get_copied(&0), Some(0));
+        // Moved back to the (new) current generation, out of the old one.
+        assert!(g.current.contains_key(&0) && !g.old.contains_key(&0));
+        assert_eq!(g.get_copied(&7), None);
+        assert!(g.len() <= 4, "{}", g.len());
     }
 }

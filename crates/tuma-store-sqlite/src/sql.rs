@@ -1514,8 +1514,8 @@ impl WriteTx for SqlTx<'_> {
             None => key,
         };
         let cache_key = (connector.clone(), Box::<str>::from(key));
-        if let Some(found) = self.hot.keys.get_mut(&cache_key) {
-            return Ok(Some(*found));
+        if let Some(found) = self.hot.keys.get_copied(&cache_key) {
+            return Ok(Some(found));
         }
         // Held key entries are all in the cache, so nothing held concerns this read.
         let row: Option<(Vec<u8>, u8)> = self

@@ -5,11 +5,13 @@
 //! savepoint inside ONE transaction, commits once, and only then answers every waiter. Idle, a
 //! commit holds one job (low latency); under load it holds hundreds (one fsync for all).
 //! A job that fails rolls back to its savepoint: its partial writes vanish, the others commit.
-//! A job alone in its transaction runs without a savepoint (a savepoint makes SQLite copy
-//! each page the job modifies first); if it fails, the transaction is rolled back instead.
+//! The first job of a transaction runs without a savepoint (a savepoint makes SQLite copy
+//! each page the job modifies first); if it fails, the transaction is rolled back instead
+//! and the jobs behind it go into the next one.
 //! The thread also owns the writer's cache ([`Hot`]), which a failed job touching what it
 //! mirrors, or a failed commit, clears.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -183,14 +185,20 @@ fn exec(conn: &Connection, sql: &str, operation: &'static str) -> Result<(), Sto
 }
 
 fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_jobs: usize, counters: &Counters) {
-    let mut jobs: Vec<Job> = Vec::with_capacity(max_jobs);
+    let mut jobs: VecDeque<Job> = VecDeque::with_capacity(max_jobs);
     let mut replies: Vec<Reply> = Vec::with_capacity(max_jobs);
     let mut hot = Hot::default();
-    while let Some(first) = rx.blocking_recv() {
-        jobs.push(first);
+    loop {
+        // Jobs left over from a transaction rolled back by its first job come first.
+        if jobs.is_empty() {
+            match rx.blocking_recv() {
+                Some(first) => jobs.push_back(first),
+                None => break,
+            }
+        }
         while jobs.len() < max_jobs {
             match rx.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(job) => jobs.push_back(job),
                 Err(_) => break,
             }
         }
@@ -202,17 +210,21 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_jobs: usize, counters:
             jobs.clear();
             continue;
         }
-        // A job alone in its transaction needs no savepoint: if it fails, the transaction
-        // is rolled back instead of committed. (A savepoint makes SQLite copy every page
-        // the job modifies to a statement journal first.)
-        let alone = jobs.len() == 1;
-        let mut all_ok = true;
-        for job in jobs.drain(..) {
-            let (reply, ok) = job(&conn, &mut hot, !alone);
-            all_ok &= ok;
+        // The first job of a transaction needs no savepoint: if it fails, nothing else has
+        // run yet, so the transaction is rolled back instead and the other jobs wait for the
+        // next one. (A savepoint makes SQLite copy every page the job modifies to a
+        // statement journal first.) The jobs after it run in savepoints of their own.
+        let mut first_failed = false;
+        while let Some(job) = jobs.pop_front() {
+            let first = replies.is_empty();
+            let (reply, ok) = job(&conn, &mut hot, !first);
             replies.push(reply);
+            if first && !ok {
+                first_failed = true;
+                break;
+            }
         }
-        if alone && !all_ok {
+        if first_failed {
             // The job's reply carries its error; there is nothing to commit.
             if let Err(e) = exec(&conn, "ROLLBACK", "roll back") {
                 tracing::error!(error = %e, "sqlite rollback failed");
@@ -244,5 +256,102 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_jobs: usize, counters:
         for reply in replies.drain(..) {
             reply(commit.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (tempfile::TempDir, Writer) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL)")
+            .unwrap();
+        (dir, Writer::start(conn, 64, 64).unwrap())
+    }
+
+    /// A job that inserts `v` and then fails if `fail` (its insert must vanish).
+    fn insert(v: i64, fail: bool) -> impl FnOnce(&Connection) -> Result<i64, StoreError> {
+        move |c| {
+            c.execute("INSERT INTO t (v) VALUES (?1)", [v])
+                .map_err(backend("insert"))?;
+            if fail {
+                return Err(StoreError::Backend {
+                    operation: "test",
+                    message: format!("job {v} fails"),
+                });
+            }
+            Ok(v)
+        }
+    }
+
+    /// Queues `jobs` behind a job that holds the writer, so that they share a transaction
+    /// (up to the first one's failure), and returns their results and the committed rows.
+    async fn grouped(jobs: Vec<(i64, bool)>) -> (Vec<Result<i64, StoreError>>, Vec<i64>) {
+        let (_dir, w) = writer();
+        let w = Arc::new(w);
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (entered, inside) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.write(move |_| {
+                    entered.send(()).unwrap();
+                    hold.recv().unwrap();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        // The writer thread is inside the holding job: what is queued now waits for it.
+        tokio::task::spawn_blocking(move || inside.recv().unwrap())
+            .await
+            .unwrap();
+        let queue = |w: &Writer| w.jobs.as_ref().unwrap().capacity();
+        let free = queue(&w);
+        let mut waiting = Vec::new();
+        for (v, fail) in jobs {
+            let w2 = w.clone();
+            waiting.push(tokio::spawn(async move { w2.write(insert(v, fail)).await }));
+            // Queued in this order: each call is in the queue before the next one starts.
+            while queue(&w) + waiting.len() > free {
+                tokio::task::yield_now().await;
+            }
+        }
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        let mut results = Vec::new();
+        for t in waiting {
+            results.push(t.await.unwrap());
+        }
+        let rows = w
+            .write(|c| {
+                let mut s = c.prepare("SELECT v FROM t ORDER BY v").unwrap();
+                let rows = s.query_map([], |r| r.get(0)).unwrap();
+                Ok(rows.map(Result::unwrap).collect::<Vec<i64>>())
+            })
+            .await
+            .unwrap();
+        (results, rows)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_first_job_rolls_back_alone_and_the_others_commit() {
+        let (results, rows) = grouped(vec![(1, true), (2, false), (3, false)]).await;
+        assert!(results[0].is_err(), "{results:?}");
+        assert_eq!(results[1].as_ref().ok(), Some(&2), "{results:?}");
+        assert_eq!(results[2].as_ref().ok(), Some(&3), "{results:?}");
+        assert_eq!(rows, vec![2, 3]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_later_job_rolls_back_to_its_savepoint() {
+        let (results, rows) = grouped(vec![(1, false), (2, true), (3, false), (4, true)]).await;
+        assert_eq!(results[0].as_ref().ok(), Some(&1), "{results:?}");
+        assert!(results[1].is_err(), "{results:?}");
+        assert_eq!(results[2].as_ref().ok(), Some(&3), "{results:?}");
+        assert!(results[3].is_err(), "{results:?}");
+        assert_eq!(rows, vec![1, 3]);
     }
 }
