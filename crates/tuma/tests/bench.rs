@@ -30,6 +30,18 @@ fn bench_gateway(args: &[&str]) -> Value {
     serde_json::from_str(line).unwrap()
 }
 
+/// Every one of `n` messages was accepted and delivered, none rejected or failed.
+fn assert_all_delivered(r: &Value, n: u64) {
+    for (field, want) in [
+        ("accepted", n),
+        ("rejected", 0),
+        ("delivered", n),
+        ("failed", 0),
+    ] {
+        assert_eq!(r[field], want, "{field} in {r}");
+    }
+}
+
 #[test]
 fn single_requests_are_all_accepted_and_delivered() {
     let r = bench_gateway(&[
@@ -40,14 +52,12 @@ fn single_requests_are_all_accepted_and_delivered() {
         "--concurrency",
         "8",
     ]);
-    assert_eq!(r["accepted"], 300, "{r}");
-    assert_eq!(r["rejected"], 0, "{r}");
-    assert_eq!(r["delivered"], 300, "{r}");
-    assert_eq!(r["failed"], 0, "{r}");
+    assert_all_delivered(&r, 300);
 }
 
 #[test]
 fn batches_are_all_accepted_and_delivered() {
+    // 1,050: the last batch is a partial one.
     let r = bench_gateway(&[
         "--messages",
         "1050",
@@ -56,7 +66,5 @@ fn batches_are_all_accepted_and_delivered() {
         "--concurrency",
         "3",
     ]);
-    assert_eq!(r["accepted"], 1050, "{r}");
-    assert_eq!(r["rejected"], 0, "{r}");
-    assert_eq!(r["delivered"], 1050, "{r}");
+    assert_all_delivered(&r, 1050);
 }
