@@ -321,6 +321,46 @@ struct Submission<'a> {
     tlvs: &'a Tlvs,
 }
 
+/// What the simulator keeps per destination number, keyed by the number as an integer (`1`
+/// followed by its digits, so leading zeros count).
+#[derive(Debug, Default)]
+struct Phone {
+    /// Messages submitted to it so far (the outcome draw's counter).
+    submitted: u32,
+    handset: Handset,
+}
+
+/// The phones: a dense slab and a number -> slot index, like [`Store`]. With two maps (a
+/// counter per number, and handsets by value), growing to a million numbers rehashed
+/// 64-byte buckets and zeroed fresh pages for them: about a fifth of the simulator's CPU in
+/// a 1,000,000-recipient campaign (perf). Here only the 16-byte index rehashes, the slab
+/// grows by copying, and one look-up serves both.
+#[derive(Debug, Default)]
+struct Phones {
+    index: IntMap<u32>,
+    slots: Vec<Phone>,
+}
+
+impl Phones {
+    /// The phone of `key`, created on first use.
+    fn entry(&mut self, key: u64) -> &mut Phone {
+        let next = self.slots.len();
+        // Slots are never freed; four billion numbers would exhaust memory long before.
+        let slot = *self
+            .index
+            .entry(key)
+            .or_insert_with(|| u32::try_from(next).unwrap_or(u32::MAX)) as usize;
+        if slot == self.slots.len() {
+            self.slots.push(Phone::default());
+        }
+        &mut self.slots[slot]
+    }
+
+    fn get(&self, key: u64) -> Option<&Phone> {
+        self.slots.get(*self.index.get(&key)? as usize)
+    }
+}
+
 /// The simulator. See the crate documentation for the model.
 pub struct Engine {
     config: SimConfig,
@@ -333,10 +373,8 @@ pub struct Engine {
     finished: VecDeque<u64>,
     timers: BinaryHeap<Reverse<(u64, u64)>>,
     next_id: u64,
-    /// Messages submitted per destination so far (the outcome draw's counter), keyed by the
-    /// number as an integer (`1` followed by its digits, so leading zeros count).
-    dest_counters: IntMap<u32>,
-    handsets: IntMap<Handset>,
+    /// Every destination number's submission counter and handset.
+    phones: Phones,
     /// The account that last submitted from a source address (MO replies go back to it).
     last_sender: HashMap<Box<[u8]>, u32>,
     mo_reference: u16,
@@ -421,8 +459,7 @@ impl Engine {
             store: Store::default(),
             finished: VecDeque::new(),
             timers: BinaryHeap::new(),
-            dest_counters: IntMap::default(),
-            handsets: IntMap::default(),
+            phones: Phones::default(),
             last_sender: HashMap::new(),
             mo_reference: 0,
             stats: Stats::default(),
@@ -926,7 +963,7 @@ impl Engine {
         let dest_addr = Addr::new(Ton::INTERNATIONAL.0, Npi::ISDN.0, dest)
             .ok_or(CommandStatus::ESME_RINVDSTADR)?;
         let key = digits_key(dest).ok_or(CommandStatus::ESME_RINVDSTADR)?;
-        let counter = self.dest_counters.entry(key).or_insert(0);
+        let counter = &mut self.phones.entry(key).submitted;
         let n = *counter;
         *counter = counter.wrapping_add(1);
         let range = range.cloned();
@@ -1381,9 +1418,9 @@ impl Engine {
         let timeout = ms(self.config.reassembly_timeout);
         let limit = self.config.inbox_limit;
         let outcome = self
-            .handsets
+            .phones
             .entry(key)
-            .or_default()
+            .handset
             .receive(now_ms, received, timeout, limit);
         self.stats.reassembly_timeouts += outcome.timed_out as u64;
         self.stats.inbox_dropped += outcome.dropped as u64;
@@ -1574,16 +1611,16 @@ impl Engine {
     /// The reassembled messages of a handset (international digits, no `+`), oldest first.
     pub fn inbox(&self, msisdn: &str) -> Vec<InboxMessage> {
         digits_key(msisdn.as_bytes())
-            .and_then(|k| self.handsets.get(&k))
-            .map(|h| h.messages().cloned().collect())
+            .and_then(|k| self.phones.get(k))
+            .map(|p| p.handset.messages().cloned().collect())
             .unwrap_or_default()
     }
 
     /// Concatenations a handset is still collecting parts for.
     pub fn pending_parts(&self, msisdn: &str) -> usize {
         digits_key(msisdn.as_bytes())
-            .and_then(|k| self.handsets.get(&k))
-            .map_or(0, Handset::pending_parts)
+            .and_then(|k| self.phones.get(k))
+            .map_or(0, |p| p.handset.pending_parts())
     }
 
     /// The counters.
