@@ -96,10 +96,16 @@ pub(crate) const RECIPIENTS_PAGE: &str =
      WHERE list_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
 
 /// A page of a campaign's messages by `seq`: a range scan of the partial index
-/// `messages_campaign` (`campaign_id = ?1` implies its condition).
+/// `messages_campaign` (`campaign_id = ?1` implies its condition), with the time of a
+/// deferred submit (migration 0006) where the row may have one.
 pub(crate) const CAMPAIGN_MESSAGES_PAGE: &str =
     "SELECT campaign_seq, id, recipient, status, segment_count, error_code, created_at_ms, \
-     initial_status, event_log FROM messages \
+     initial_status, event_log, \
+     CASE WHEN status = 'accepted' AND segment_count = 1 \
+          AND (seg0_status IS NULL OR seg0_status = 'pending') \
+     THEN (SELECT k.submitted_at_ms FROM smsc_keys AS k \
+           WHERE k.message_id = messages.id AND k.submitted_at_ms IS NOT NULL LIMIT 1) END \
+     FROM messages \
      WHERE campaign_id = ?1 AND campaign_seq > ?2 ORDER BY campaign_seq LIMIT ?3";
 
 /// Clicks in all and recipients who clicked: one pass over the campaign's range of
@@ -647,7 +653,8 @@ fn campaign_messages_page(
         let blob: Vec<u8> = r.get(1).map_err(&get)?;
         let id = id_from(&blob, "messages.id")?;
         let status: String = r.get(3).map_err(&get)?;
-        let status = message_status(&status, "messages.status")?;
+        let mut status = message_status(&status, "messages.status")?;
+        let deferred_at: Option<i64> = r.get(9).map_err(&get)?;
         let created_at_ms = uint(r.get(6).map_err(&get)?, "messages.created_at_ms")?;
         let initial: String = r.get(7).map_err(&get)?;
         let log: Option<String> = r.get(8).map_err(&get)?;
@@ -677,6 +684,10 @@ fn campaign_messages_page(
                     .into_iter()
                     .map(|(_, e)| (e.status, e.at_ms)),
             );
+        }
+        if let Some(at) = deferred_at {
+            status = MessageStatus::Submitted;
+            events.push((status, uint(at, "smsc_keys.submitted_at_ms")?));
         }
         let (submitted_at_ms, finished_at_ms) =
             tuma_store::campaigns::message_times(events.iter().copied(), status);

@@ -40,6 +40,21 @@ pub(crate) struct HotMessage {
     pub has_error: bool,
     /// The key cache entries its submissions added (removed with it when it is final).
     pub keys: Vec<(ConnectorId, Box<str>)>,
+    /// Its submit result, when it is stored on its key row only (a deferred submit, see
+    /// migration 0006): the message row still says `accepted`, and the next write of the
+    /// row writes this first.
+    pub deferred: Option<DeferredSubmit>,
+}
+
+/// A submit result stored on the key row only (see [`HotMessage::deferred`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeferredSubmit {
+    /// The number of its `submitted` event.
+    pub seq: u32,
+    /// When it was submitted.
+    pub at_ms: u64,
+    /// Segment 0's SMSC id.
+    pub smsc_id: Box<str>,
 }
 
 /// The cache (see the module docs).

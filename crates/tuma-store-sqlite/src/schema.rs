@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_message_row_status.sql"),
     include_str!("migrations/0004_outbox_on_message_row.sql"),
     include_str!("migrations/0005_campaigns.sql"),
+    include_str!("migrations/0006_submit_on_key_row.sql"),
 ];
 
 /// The schema version this build writes.

@@ -404,7 +404,7 @@ async fn a_version_4_database_is_upgraded() {
         .unwrap()
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((version, SCHEMA_VERSION), (5, 5));
+    assert_eq!((version, SCHEMA_VERSION), (6, 6));
 }
 
 /// One offset's pages (from `recipient_groups`, then the rows by primary key: a range for a
