@@ -32,8 +32,8 @@ use tuma_store::campaigns::{
 use tuma_store::{AccountId, StoreError};
 
 use crate::sql::{
-    backend, id_from, int, is_unique_violation, message_status, msisdn_from, multi_row_sql_cached,
-    parse_event_log, uint,
+    backend, deferred_submit, id_blob, id_from, int, is_unique_violation, may_defer,
+    message_status, msisdn_from, multi_row_sql_cached, parse_event_log, uint,
 };
 use crate::{collect, limit, SqliteStore};
 
@@ -96,16 +96,11 @@ pub(crate) const RECIPIENTS_PAGE: &str =
      WHERE list_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
 
 /// A page of a campaign's messages by `seq`: a range scan of the partial index
-/// `messages_campaign` (`campaign_id = ?1` implies its condition), with the time of a
-/// deferred submit (migration 0006) where the row may have one.
+/// `messages_campaign` (`campaign_id = ?1` implies its condition). `seg0_status` tells
+/// whether a row may have a deferred submit (migration 0006), looked up only then.
 pub(crate) const CAMPAIGN_MESSAGES_PAGE: &str =
     "SELECT campaign_seq, id, recipient, status, segment_count, error_code, created_at_ms, \
-     initial_status, event_log, \
-     CASE WHEN status = 'accepted' AND segment_count = 1 \
-          AND (seg0_status IS NULL OR seg0_status = 'pending') \
-     THEN (SELECT k.submitted_at_ms FROM smsc_keys AS k \
-           WHERE k.message_id = messages.id AND k.submitted_at_ms IS NOT NULL LIMIT 1) END \
-     FROM messages \
+     initial_status, event_log, seg0_status FROM messages \
      WHERE campaign_id = ?1 AND campaign_seq > ?2 ORDER BY campaign_seq LIMIT ?3";
 
 /// Clicks in all and recipients who clicked: one pass over the campaign's range of
@@ -652,9 +647,15 @@ fn campaign_messages_page(
         let get = backend(op);
         let blob: Vec<u8> = r.get(1).map_err(&get)?;
         let id = id_from(&blob, "messages.id")?;
-        let status: String = r.get(3).map_err(&get)?;
-        let mut status = message_status(&status, "messages.status")?;
-        let deferred_at: Option<i64> = r.get(9).map_err(&get)?;
+        let status_name: String = r.get(3).map_err(&get)?;
+        let mut status = message_status(&status_name, "messages.status")?;
+        let segments: u8 = r.get(4).map_err(&get)?;
+        let seg0: Option<String> = r.get(9).map_err(&get)?;
+        let deferred = if may_defer(&status_name, segments, seg0.as_deref()) {
+            deferred_submit(conn, &id_blob(id))?
+        } else {
+            None
+        };
         let created_at_ms = uint(r.get(6).map_err(&get)?, "messages.created_at_ms")?;
         let initial: String = r.get(7).map_err(&get)?;
         let log: Option<String> = r.get(8).map_err(&get)?;
@@ -685,9 +686,9 @@ fn campaign_messages_page(
                     .map(|(_, e)| (e.status, e.at_ms)),
             );
         }
-        if let Some(at) = deferred_at {
+        if let Some((at, _)) = deferred {
             status = MessageStatus::Submitted;
-            events.push((status, uint(at, "smsc_keys.submitted_at_ms")?));
+            events.push((status, at));
         }
         let (submitted_at_ms, finished_at_ms) =
             tuma_store::campaigns::message_times(events.iter().copied(), status);
@@ -696,7 +697,7 @@ fn campaign_messages_page(
             id,
             to: msisdn_from(r.get(2).map_err(&get)?, "messages.recipient")?,
             status,
-            segments: r.get(4).map_err(&get)?,
+            segments,
             error_code: r.get(5).map_err(&get)?,
             created_at_ms,
             submitted_at_ms,

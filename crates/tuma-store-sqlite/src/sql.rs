@@ -656,7 +656,7 @@ const LOAD_LIVE: &str = "SELECT m.account_id, m.status, m.multipart, m.callback_
 
 /// Whether a message row (`status`, `segment_count`, `seg0_status`) can have a deferred
 /// submit (migration 0006): single-segment, `accepted`, segment 0 pending.
-fn may_defer(status: &str, segment_count: u8, seg0_status: Option<&str>) -> bool {
+pub(crate) fn may_defer(status: &str, segment_count: u8, seg0_status: Option<&str>) -> bool {
     status == "accepted" && segment_count == 1 && matches!(seg0_status, None | Some("pending"))
 }
 
