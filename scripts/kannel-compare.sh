@@ -2,8 +2,9 @@
 # The Kannel comparison (issue 4, "Speed"): the same load through Kannel 1.4.5 and through
 # tuma, both against tuma's SMSC simulator on loopback, receipts on.
 #
-#   scripts/kannel-compare.sh [--messages N] [--concurrency C] [--window W] [--write-docs]
-#                             [--no-build] [--skip-kannel] [--skip-tuma] [--keep-work]
+#   scripts/kannel-compare.sh [--messages N] [--concurrency C] [--window W] [--rounds R]
+#                             [--write-docs] [--no-build] [--skip-kannel] [--skip-tuma]
+#                             [--keep-work]
 #   (environment: TUMA_BIN=path uses that tuma binary; with --no-build nothing is built)
 #
 # 1. installs Kannel from Debian's packages if missing (root) and stops its system service;
@@ -18,6 +19,11 @@
 # 5. stops Kannel and the simulator, then runs `tuma bench gateway --mode single|batch`;
 # 6. prints both figures and the ratio; --write-docs puts them in docs/benchmarks.md.
 #
+# With --rounds R (default 1), steps 3-5 run R times, Kannel and tuma's batch mode
+# alternating (tuma's single mode runs once, in the first round): each round's ratio is
+# Kannel and tuma measured a minute apart, and the headline is the median of the rounds, so
+# that one slow minute of a shared host on either side does not make the figure.
+#
 # Every process started here is stopped by PID on exit (trap), whatever the exit path.
 set -euo pipefail
 
@@ -25,6 +31,7 @@ MESSAGES=20000
 CONCURRENCY=32
 WINDOW=64
 WRITE_DOCS=0
+ROUNDS=1
 BUILD=1
 RUN_KANNEL=1
 RUN_TUMA=1
@@ -38,6 +45,7 @@ while [ $# -gt 0 ]; do
         --messages) MESSAGES="${2:?--messages needs a number}"; shift 2 ;;
         --concurrency) CONCURRENCY="${2:?--concurrency needs a number}"; shift 2 ;;
         --window) WINDOW="${2:?--window needs a number}"; shift 2 ;;
+        --rounds) ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
         --write-docs) WRITE_DOCS=1; shift ;;
         --no-build) BUILD=0; shift ;;
         --skip-kannel) RUN_KANNEL=0; shift ;;
@@ -47,7 +55,7 @@ while [ $# -gt 0 ]; do
         *) echo "error: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
-for v in MESSAGES CONCURRENCY WINDOW; do
+for v in MESSAGES CONCURRENCY WINDOW ROUNDS; do
     if ! [[ "${!v}" =~ ^[1-9][0-9]*$ ]]; then
         echo "error: --$(echo "$v" | tr 'A-Z' 'a-z') must be a positive integer, got '${!v}'" >&2
         exit 2
@@ -337,23 +345,31 @@ fi
 
 LOAD_BEFORE="$(uptime | sed 's/.*load average: //')"
 STARTED="$(date -u '+%Y-%m-%d %H:%M UTC')"
-if [ "$RUN_KANNEL" = 1 ]; then
-    run_kannel
-fi
-if [ "$RUN_TUMA" = 1 ]; then
-    run_tuma_mode single
-    TUMA_SINGLE_JSON="$(result_line "$WORK/tuma-single.out")"
-    run_tuma_mode batch
-    TUMA_BATCH_JSON="$(result_line "$WORK/tuma-batch.out")"
-fi
+for round in $(seq 1 "$ROUNDS"); do
+    [ "$ROUNDS" -gt 1 ] && log "round $round of $ROUNDS"
+    if [ "$RUN_KANNEL" = 1 ]; then
+        run_kannel
+        printf '%s\n' "$KANNEL_JSON" >"$WORK/round-$round-kannel.json"
+    fi
+    if [ "$RUN_TUMA" = 1 ]; then
+        if [ "$round" = 1 ]; then
+            run_tuma_mode single
+            TUMA_SINGLE_JSON="$(result_line "$WORK/tuma-single.out")"
+        fi
+        run_tuma_mode batch
+        TUMA_BATCH_JSON="$(result_line "$WORK/tuma-batch.out")"
+        printf '%s\n' "$TUMA_BATCH_JSON" >"$WORK/round-$round-tuma-batch.json"
+    fi
+done
 LOAD_AFTER="$(uptime | sed 's/.*load average: //')"
 
 # --- 6. report ----------------------------------------------------------------------------
 export MESSAGES CONCURRENCY WINDOW STARTED LOAD_BEFORE LOAD_AFTER KANNEL_JSON SELFTEST_JSON \
-    KANNEL_CPU KANNEL_CPU_US TUMA_SINGLE_JSON TUMA_BATCH_JSON WRITE_DOCS RUN_KANNEL
+    KANNEL_CPU KANNEL_CPU_US TUMA_SINGLE_JSON TUMA_BATCH_JSON WRITE_DOCS RUN_KANNEL ROUNDS WORK
 KANNEL_VERSION="$(dpkg-query -W -f='${Version}' kannel 2>/dev/null || echo unknown)"
 CPU_MODEL="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
 export KANNEL_VERSION CPU_MODEL
 COMMAND="scripts/kannel-compare.sh --messages $MESSAGES --concurrency $CONCURRENCY --window $WINDOW"
+[ "$ROUNDS" -gt 1 ] && COMMAND="$COMMAND --rounds $ROUNDS"
 export COMMAND
 python3 scripts/kannel/report.py

@@ -26,6 +26,82 @@ def load(name):
         return None
 
 
+def load_file(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = f.read().strip()
+    except OSError:
+        return None
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        print(f"warning: {path} is not JSON: {raw[:200]}", file=sys.stderr)
+        return None
+
+
+def median(values):
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def rounds_lines(env):
+    """With --rounds R > 1: one row per round (Kannel, then tuma's batch mode a minute
+    later) and the median ratio. Returns (lines, median ratio or None)."""
+    rounds = int(env.get("ROUNDS", "1"))
+    work = env.get("WORK", "")
+    if rounds < 2 or not work:
+        return [], None
+    lines = [
+        "",
+        f"Rounds (Kannel, then tuma `--mode batch`, alternating; the table above is the last "
+        f"round's Kannel run):",
+        "",
+        "| round | Kannel submitted/s | Kannel DLR callbacks/s | tuma batch delivered/s "
+        "| ratio (over submitted) | like for like (over DLR callbacks) |",
+        "|---|---|---|---|---|---|",
+    ]
+    strict, like = [], []
+    for i in range(1, rounds + 1):
+        k = load_file(os.path.join(work, f"round-{i}-kannel.json"))
+        t = load_file(os.path.join(work, f"round-{i}-tuma-batch.json"))
+        ks = k.get("submitted_per_s") if k else None
+        kd = k.get("dlr_callbacks_per_s") if k else None
+        td = t.get("delivered_per_s") if t else None
+        r = td / ks if td and ks else None
+        rl = td / kd if td and kd else None
+        if r is not None:
+            strict.append(r)
+        if rl is not None:
+            like.append(rl)
+        lines.append(
+            f"| {i} | {fmt(ks)} | {fmt(kd)} | {fmt(td)} "
+            f"| {f'{r:.1f}x' if r is not None else 'missing'} "
+            f"| {f'{rl:.1f}x' if rl is not None else 'missing'} |"
+        )
+    lines.append("")
+    if not strict:
+        lines.append("- Median ratio: missing (no round has both figures)")
+        return lines, None
+    m = median(strict)
+    at_goal = sum(1 for r in strict if r >= 10)
+    lines.append(
+        f"- **Median ratio over {len(strict)} rounds, tuma `--mode batch` delivered/s over "
+        f"Kannel submitted/s: {m:.1f}x** (goal >= 10x; {min(strict):.1f}-{max(strict):.1f}x, "
+        f"{at_goal} of {len(strict)} rounds at or above 10x)"
+    )
+    if like:
+        lines.append(
+            f"- Median like for like (over Kannel's DLR callbacks): {median(like):.1f}x "
+            f"({min(like):.1f}-{max(like):.1f}x)"
+        )
+    if len(strict) < rounds:
+        lines.append(f"- {rounds - len(strict)} round(s) missing a figure")
+    return lines, m
+
+
 def fmt(v):
     if v is None:
         return "missing"
@@ -100,10 +176,11 @@ def main():
         else:
             lines.append(f"| tuma, `--mode {name}` | missing | missing | - | missing | - |")
     lines.append("")
+    last = " (last round)" if int(env.get("ROUNDS", "1")) > 1 else ""
     for name, t in (("single", single), ("batch", batch)):
         r = ratio(t)
         lines.append(
-            f"- Ratio, tuma `--mode {name}` delivered/s over Kannel submitted/s: "
+            f"- Ratio{last}, tuma `--mode {name}` delivered/s over Kannel submitted/s: "
             + (f"**{r:.1f}x** (goal >= 10x)" if r is not None else "missing (a figure is missing)")
         )
     # Like for like: a receipt matched and reported on both sides. The ratio above is the
@@ -130,6 +207,8 @@ def main():
             f"callback {kannel['seconds_dlr']}. CPU during the run: {env.get('KANNEL_CPU') or '?'}, "
             f"generator {kannel['generator_cpu_s']} s."
         )
+    extra, _ = rounds_lines(env)
+    lines.extend(extra)
     lines.append("")
     lines.append(f"Command: `{env['COMMAND']}`")
     text = "\n".join(lines)
