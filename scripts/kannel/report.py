@@ -15,29 +15,27 @@ END = "<!-- kannel-compare:end -->"
 DOCS = "docs/benchmarks.md"
 
 
-def load(name):
-    raw = os.environ.get(name, "").strip()
+def parse(raw, what):
+    """`raw` as JSON, or None (empty, or not JSON: then a warning naming `what`)."""
+    raw = raw.strip()
     if not raw:
         return None
     try:
         return json.loads(raw)
     except json.JSONDecodeError:
-        print(f"warning: {name} is not JSON: {raw[:200]}", file=sys.stderr)
+        print(f"warning: {what} is not JSON: {raw[:200]}", file=sys.stderr)
         return None
+
+
+def load(name):
+    return parse(os.environ.get(name, ""), name)
 
 
 def load_file(path):
     try:
         with open(path, encoding="utf-8") as f:
-            raw = f.read().strip()
+            return parse(f.read(), path)
     except OSError:
-        return None
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        print(f"warning: {path} is not JSON: {raw[:200]}", file=sys.stderr)
         return None
 
 
@@ -88,7 +86,7 @@ def rounds_lines(env):
     m = median(strict)
     at_goal = sum(1 for r in strict if r >= 10)
     lines.append(
-        f"- **Median ratio over {len(strict)} rounds, tuma `--mode batch` delivered/s over "
+        f"- **Median ratio over {len(strict)} round{'s' if len(strict) != 1 else ''}, tuma `--mode batch` delivered/s over "
         f"Kannel submitted/s: {m:.1f}x** (goal >= 10x; {min(strict):.1f}-{max(strict):.1f}x, "
         f"{at_goal} of {len(strict)} rounds at or above 10x)"
     )

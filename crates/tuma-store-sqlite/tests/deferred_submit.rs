@@ -81,6 +81,20 @@ fn raw(path: &Path, n: u64) -> (String, Option<String>, Vec<Option<i64>>) {
     (status, log, keys)
 }
 
+/// Message `n`'s row holds both events, written by the receipt's one `UPDATE`.
+fn assert_delivered_row(path: &Path, n: u64, submitted: u64, delivered: u64) {
+    let (status, log, _) = raw(path, n);
+    assert_eq!(status, "delivered");
+    assert_eq!(
+        log,
+        Some(format!(
+            "1 submitted {} -\n2 delivered {} +stat:DELIVRD\n",
+            T0 + submitted,
+            T0 + delivered
+        ))
+    );
+}
+
 fn events(m: &tuma_store::MessageRecord) -> Vec<(MessageStatus, u64)> {
     m.events.iter().map(|e| (e.status, e.at_ms - T0)).collect()
 }
@@ -190,16 +204,7 @@ async fn submit_lives_on_the_key_row_until_the_receipt() {
             (MessageStatus::Delivered, 2_000)
         ]
     );
-    let (status, log, _) = raw(&path, 1);
-    assert_eq!(status, "delivered");
-    assert_eq!(
-        log.as_deref(),
-        Some(&*format!(
-            "1 submitted {} -\n2 delivered {} +stat:DELIVRD\n",
-            T0 + 1_000,
-            T0 + 2_000
-        ))
-    );
+    assert_delivered_row(&path, 1, 1_000, 2_000);
 }
 
 /// In one writer life, the receipt finds the deferred submit in the cache: the same rows.
@@ -223,16 +228,7 @@ async fn receipt_in_the_same_run_writes_both_events() {
         .record_receipts(vec![delivered("a1", 2_000)])
         .await
         .unwrap();
-    let (status, log, _) = raw(&path, 1);
-    assert_eq!(status, "delivered");
-    assert_eq!(
-        log.as_deref(),
-        Some(&*format!(
-            "1 submitted {} -\n2 delivered {} +stat:DELIVRD\n",
-            T0 + 1_000,
-            T0 + 2_000
-        ))
-    );
+    assert_delivered_row(&path, 1, 1_000, 2_000);
 }
 
 /// Expiry of a message whose submit is deferred, in the same run and after a reopen.
