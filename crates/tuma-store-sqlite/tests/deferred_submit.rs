@@ -99,6 +99,25 @@ fn events(m: &tuma_store::MessageRecord) -> Vec<(MessageStatus, u64)> {
     m.events.iter().map(|e| (e.status, e.at_ms - T0)).collect()
 }
 
+/// Message `n` was accepted, submitted at `submitted` and expired at 20 s, one event each.
+async fn assert_expired_after_submit(
+    s: &Stores,
+    n: u64,
+    submitted: u64,
+) -> tuma_store::MessageRecord {
+    let m = s.messages.get(ACCOUNT, id(n)).await.unwrap().unwrap();
+    assert_eq!(
+        events(&m),
+        [
+            (MessageStatus::Accepted, n),
+            (MessageStatus::Submitted, submitted),
+            (MessageStatus::Expired, 20_000)
+        ],
+        "message {n}"
+    );
+    m
+}
+
 async fn outbox(s: &Stores) -> Vec<tuma_domain::MessageId> {
     s.messages
         .pending_outbox(None, None, 100)
@@ -262,19 +281,10 @@ async fn expiry_keeps_the_submitted_event() {
         .unwrap();
     assert_eq!(expired, [id(2)]);
     for n in [1, 2] {
-        let m = s.messages.get(ACCOUNT, id(n)).await.unwrap().unwrap();
+        let m = assert_expired_after_submit(&s, n, 1_000).await;
         assert_eq!(m.status, MessageStatus::Expired);
         assert_eq!(m.segments[0].status, SegmentStatus::Expired);
         assert_eq!(m.segments[0].smsc_id.as_deref(), Some(&*format!("a{n}")));
-        assert_eq!(
-            events(&m),
-            [
-                (MessageStatus::Accepted, n),
-                (MessageStatus::Submitted, 1_000),
-                (MessageStatus::Expired, 20_000)
-            ],
-            "message {n}"
-        );
     }
 }
 
@@ -337,16 +347,7 @@ async fn a_reused_id_does_not_lose_the_older_submit() {
     expired.sort();
     assert_eq!(expired, [id(1), id(3)]);
     for (n, at) in [(1, 1_000), (3, 1_200)] {
-        let m = s.messages.get(ACCOUNT, id(n)).await.unwrap().unwrap();
-        assert_eq!(
-            events(&m),
-            [
-                (MessageStatus::Accepted, n),
-                (MessageStatus::Submitted, at),
-                (MessageStatus::Expired, 20_000)
-            ],
-            "message {n}"
-        );
+        assert_expired_after_submit(&s, n, at).await;
     }
 }
 
