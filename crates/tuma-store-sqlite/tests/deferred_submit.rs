@@ -118,6 +118,14 @@ async fn assert_expired_after_submit(
     m
 }
 
+async fn submit(s: &Stores, results: Vec<SubmitResult>) -> Vec<UpdateOutcome> {
+    s.messages.record_submit_results(results).await.unwrap()
+}
+
+async fn receive(s: &Stores, receipts: Vec<ReceiptUpdate>) -> Vec<UpdateOutcome> {
+    s.messages.record_receipts(receipts).await.unwrap()
+}
+
 async fn outbox(s: &Stores) -> Vec<tuma_domain::MessageId> {
     s.messages
         .pending_outbox(None, None, 100)
@@ -134,9 +142,9 @@ async fn submit_lives_on_the_key_row_until_the_receipt() {
     let path = dir.path().join("t.db");
     let (store, s) = open(&path);
     insert(&s, vec![message(1, 1), message(2, 1), message(3, 2)]).await;
-    let out = s
-        .messages
-        .record_submit_results(vec![
+    let out = submit(
+        &s,
+        vec![
             // An SMSC writing ids in upper case with zeros in front: kept as written.
             accepted(1, "00AB12", 1_000),
             accepted(2, "cd34", 1_100),
@@ -145,9 +153,9 @@ async fn submit_lives_on_the_key_row_until_the_receipt() {
                 segment: 1,
                 ..accepted(3, "ef57", 1_300)
             },
-        ])
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert!(out
         .iter()
         .all(|o| matches!(o, UpdateOutcome::Changed { .. })));
@@ -191,11 +199,7 @@ async fn submit_lives_on_the_key_row_until_the_receipt() {
     let m = s.messages.get(ACCOUNT, id(2)).await.unwrap().unwrap();
     assert_eq!(m.status, MessageStatus::Submitted);
     assert_eq!(m.segments[0].smsc_id.as_deref(), Some("cd34"));
-    let out = s
-        .messages
-        .record_receipts(vec![delivered("ab12", 2_000), delivered("cd34", 2_100)])
-        .await
-        .unwrap();
+    let out = receive(&s, vec![delivered("ab12", 2_000), delivered("cd34", 2_100)]).await;
     assert_eq!(
         out,
         [
@@ -233,20 +237,14 @@ async fn receipt_in_the_same_run_writes_both_events() {
     let path = dir.path().join("t.db");
     let (_store, s) = open(&path);
     insert(&s, vec![message(1, 1)]).await;
-    s.messages
-        .record_submit_results(vec![accepted(1, "a1", 1_000)])
-        .await
-        .unwrap();
+    submit(&s, vec![accepted(1, "a1", 1_000)]).await;
     assert_eq!(raw(&path, 1).0, "accepted");
     // An intermediate receipt changes nothing: still deferred.
     let mut enroute = delivered("a1", 1_500);
     enroute.state = MessageState::Enroute;
-    s.messages.record_receipts(vec![enroute]).await.unwrap();
+    receive(&s, vec![enroute]).await;
     assert_eq!(raw(&path, 1).0, "accepted");
-    s.messages
-        .record_receipts(vec![delivered("a1", 2_000)])
-        .await
-        .unwrap();
+    receive(&s, vec![delivered("a1", 2_000)]).await;
     assert_delivered_row(&path, 1, 1_000, 2_000);
 }
 
@@ -261,10 +259,7 @@ async fn expiry_keeps_the_submitted_event() {
         m.expires_at_ms = T0 + 10_000;
     }
     insert(&s, batch).await;
-    s.messages
-        .record_submit_results(vec![accepted(1, "a1", 1_000), accepted(2, "a2", 1_000)])
-        .await
-        .unwrap();
+    submit(&s, vec![accepted(1, "a1", 1_000), accepted(2, "a2", 1_000)]).await;
     let expired = s
         .messages
         .expire_overdue(T0 + 10_000, T0 + 20_000, 1)
@@ -301,19 +296,10 @@ async fn a_reused_id_does_not_lose_the_older_submit() {
         m.expires_at_ms = T0 + 10_000;
     }
     insert(&s, batch).await;
-    s.messages
-        .record_submit_results(vec![accepted(1, "77", 1_000)])
-        .await
-        .unwrap();
+    submit(&s, vec![accepted(1, "77", 1_000)]).await;
     // In a later call, and twice within one call.
-    s.messages
-        .record_submit_results(vec![accepted(2, "77", 1_100)])
-        .await
-        .unwrap();
-    s.messages
-        .record_submit_results(vec![accepted(3, "88", 1_200), accepted(4, "88", 1_300)])
-        .await
-        .unwrap();
+    submit(&s, vec![accepted(2, "77", 1_100)]).await;
+    submit(&s, vec![accepted(3, "88", 1_200), accepted(4, "88", 1_300)]).await;
     for (n, at) in [(1, 1_000), (3, 1_200)] {
         let (status, log, _) = raw(&path, n);
         assert_eq!(status, "submitted", "message {n}");
@@ -324,11 +310,7 @@ async fn a_reused_id_does_not_lose_the_older_submit() {
         );
     }
     // The receipts go to the newest submissions.
-    let out = s
-        .messages
-        .record_receipts(vec![delivered("77", 2_000), delivered("88", 2_000)])
-        .await
-        .unwrap();
+    let out = receive(&s, vec![delivered("77", 2_000), delivered("88", 2_000)]).await;
     assert_eq!(
         out.iter()
             .map(|o| match o {
@@ -359,14 +341,8 @@ async fn a_resubmission_writes_the_row() {
     let path = dir.path().join("t.db");
     let (_store, s) = open(&path);
     insert(&s, vec![message(1, 1)]).await;
-    s.messages
-        .record_submit_results(vec![accepted(1, "a1", 1_000)])
-        .await
-        .unwrap();
-    s.messages
-        .record_submit_results(vec![accepted(1, "b2", 1_500)])
-        .await
-        .unwrap();
+    submit(&s, vec![accepted(1, "a1", 1_000)]).await;
+    submit(&s, vec![accepted(1, "b2", 1_500)]).await;
     let (status, log, keys) = raw(&path, 1);
     assert_eq!(status, "submitted");
     assert_eq!(log, Some(format!("1 submitted {} -\n", T0 + 1_000)));
@@ -381,10 +357,7 @@ async fn a_resubmission_writes_the_row() {
         ]
     );
     // Either id's receipt finds it.
-    s.messages
-        .record_receipts(vec![delivered("a1", 2_000)])
-        .await
-        .unwrap();
+    receive(&s, vec![delivered("a1", 2_000)]).await;
     assert_eq!(
         s.messages
             .get(ACCOUNT, id(1))
