@@ -68,7 +68,10 @@ impl Writer {
         let thread_counters = counters.clone();
         let thread = std::thread::Builder::new()
             .name("tuma-sqlite-writer".into())
-            .spawn(move || run(conn, rx, max_jobs_per_commit.max(1), &thread_counters))
+            .spawn(move || {
+                warn_if_deprioritised();
+                run(conn, rx, max_jobs_per_commit.max(1), &thread_counters)
+            })
             .map_err(|e| StoreError::Backend {
                 operation: "start writer thread",
                 message: e.to_string(),
@@ -182,6 +185,30 @@ fn exec(conn: &Connection, sql: &str, operation: &'static str) -> Result<(), Sto
         .and_then(|mut s| s.execute([]))
         .map(|_| ())
         .map_err(backend(operation))
+}
+
+/// The writer is the serial part of the store: `tuma serve` runs its async threads at a lower
+/// priority so that the writer gets a core when it has work. A thread inherits its creator's
+/// priority, so a store opened from one of those threads would lose that; say so (on Linux,
+/// `PRIO_PROCESS` with the process id reads the main thread's priority).
+fn warn_if_deprioritised() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{getpid, getpriority_process};
+        if let (Ok(own), Ok(process)) = (
+            getpriority_process(None),
+            getpriority_process(Some(getpid())),
+        ) {
+            if own > process {
+                tracing::warn!(
+                    writer_nice = own,
+                    process_nice = process,
+                    "the SQLite writer runs at a lower priority than the process: it was opened \
+                     from a lowered thread (open the store from the main thread)"
+                );
+            }
+        }
+    }
 }
 
 fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_jobs: usize, counters: &Counters) {

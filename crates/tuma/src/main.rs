@@ -360,21 +360,45 @@ fn init_logging(default: &str) {
 }
 
 /// The gateway's runtime. With SQLite, every write goes through one writer thread (a plain OS
-/// thread); leaving it a core of its own (async workers = cores - 1) measured 73-75k instead
-/// of 63-71k delivered messages/s in `tuma bench gateway` on 2 cores, and 19.5k vs 19.1k
-/// single requests/s with 32 clients (26.6k vs 28.3k with 256). `TOKIO_WORKER_THREADS`
-/// still overrides it.
+/// thread), and in a saturated batch run that thread is the limit; in single-message runs the
+/// async side is (HTTP, SMPP, the load generator of `tuma bench`).
+///
+/// So the runtime gets a worker per core, and its threads run at a lower scheduling priority
+/// (nice + [`WORKER_NICE`]) than the writer: when the writer has work it gets its core, and
+/// when it has none the workers use both. Measured on the 2-core AMD EPYC instance
+/// (2026-11-27, 4 alternating pairs, `docs/benchmarks.md`): single requests with 256 clients
+/// 10.3-13.6k -> 12.0-17.6k/s, batch 36-46k -> 39-47k delivered/s. Before, the runtime had
+/// cores - 1 workers at the same priority as the writer (73-75k against 63-71k delivered/s
+/// with `cores` workers on an Intel instance, but half a core idle in single-request runs).
+/// `TOKIO_WORKER_THREADS` still overrides the worker count (the priority stays lowered).
 fn runtime_beside_writer(sqlite: bool) -> anyhow::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    if sqlite && cores > 1 && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
-        builder.worker_threads(cores - 1);
+    #[cfg(unix)]
+    if sqlite && std::thread::available_parallelism().map_or(1, usize::from) > 1 {
+        // Absolute, not relative: a thread inherits the priority of the thread that spawned
+        // it, and tokio's blocking pool may spawn from a worker.
+        let base = rustix::process::getpriority_process(None).unwrap_or(0);
+        let lowered = (base + WORKER_NICE).min(19);
+        builder.on_thread_start(move || {
+            if let Err(e) = rustix::process::setpriority_process(None, lowered) {
+                tracing::debug!(error = %e, "could not lower an async worker's priority");
+            }
+        });
     }
+    #[cfg(not(unix))]
+    let _ = sqlite;
     builder
         .enable_all()
         .build()
         .context("starting the async runtime")
 }
+
+/// How much lower than the SQLite writer the async threads run (a `nice` increment; Linux
+/// weighs nice 5 at about a third of nice 0). Measured against 2, 10 and 19 on 2 cores: 2 gave
+/// the writer too little (batch 52-53k against 55k), 10 and 19 starved the workers (single
+/// 15-19k, batch 45-53k; more CPU per message).
+#[cfg(unix)]
+const WORKER_NICE: i32 = 5;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

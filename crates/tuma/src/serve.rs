@@ -245,11 +245,22 @@ async fn open_stores(file: &FileConfig, data_dir: &Path) -> anyhow::Result<Store
                 None => data_dir.join("tuma.db"),
             };
             let config = tuma_store_sqlite::SqliteConfig::new(&path);
-            let store =
-                tokio::task::spawn_blocking(move || tuma_store_sqlite::SqliteStore::open(config))
-                    .await
-                    .context("opening SQLite")?
-                    .with_context(|| format!("opening the SQLite database {}", path.display()))?;
+            // Opened on a thread of its own, spawned from here rather than from tokio's
+            // blocking pool: the writer thread the store starts inherits the priority of the
+            // thread that opens it, and the runtime's threads run below the writer (see
+            // `runtime_beside_writer` in main.rs). `serve` runs on the thread that called
+            // `block_on`, which keeps the process's priority.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name("tuma-sqlite-open".into())
+                .spawn(move || {
+                    let _ = tx.send(tuma_store_sqlite::SqliteStore::open(config));
+                })
+                .context("starting the thread that opens SQLite")?;
+            let store = rx
+                .await
+                .context("opening SQLite")?
+                .with_context(|| format!("opening the SQLite database {}", path.display()))?;
             Ok(store.stores())
         }
     }

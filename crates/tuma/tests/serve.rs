@@ -95,6 +95,8 @@ async fn serve_demo_mode_send_deliver_and_restart() {
 
     let http = reqwest::Client::new();
     wait_healthy(&http, port).await;
+    #[cfg(target_os = "linux")]
+    writer_outranks_async_threads(gw.0.id());
 
     // `tuma send`, then `tuma message`.
     let url = format!("http://127.0.0.1:{port}");
@@ -195,6 +197,40 @@ async fn serve_demo_mode_send_deliver_and_restart() {
         !printed.contains("tuma_"),
         "a key was printed again: {printed}"
     );
+}
+
+/// The SQLite writer runs at the process's priority and every async thread below it (see
+/// `runtime_beside_writer` in main.rs), read from `/proc/<pid>/task/*/stat`.
+#[cfg(target_os = "linux")]
+fn writer_outranks_async_threads(pid: u32) {
+    let (mut threads, mut main) = (Vec::new(), None);
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap();
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap();
+        // `tid (comm) state ...`: nice is the 19th field, the 17th after the closing `)`.
+        let (head, rest) = stat.rsplit_once(')').unwrap();
+        let comm = head.split_once('(').unwrap().1.to_owned();
+        let nice: i32 = rest.split_whitespace().nth(16).unwrap().parse().unwrap();
+        if task.file_name().to_str() == Some(&pid.to_string()) {
+            main = Some(nice); // the main thread's id is the process id
+        }
+        threads.push((comm, nice));
+    }
+    let main = main.unwrap_or_else(|| panic!("no main thread in {threads:?}"));
+    let writer = threads
+        .iter()
+        .find(|(c, _)| c.starts_with("tuma-sqlite-wri"))
+        .unwrap_or_else(|| panic!("no writer thread in {threads:?}"));
+    assert_eq!(writer.1, main, "{threads:?}");
+    let workers: Vec<i32> = threads
+        .iter()
+        .filter(|(c, _)| c == "tokio-rt-worker")
+        .map(|t| t.1)
+        .collect();
+    assert!(!workers.is_empty(), "{threads:?}");
+    if std::thread::available_parallelism().map_or(1, usize::from) > 1 {
+        assert!(workers.iter().all(|&n| n > writer.1), "{threads:?}");
+    }
 }
 
 /// Every accepted message survives `kill -9`: a batch is accepted, the gateway is killed at
