@@ -365,11 +365,12 @@ fn init_logging(default: &str) {
 ///
 /// So the runtime gets a worker per core, and its threads run at a lower scheduling priority
 /// (nice + [`WORKER_NICE`]) than the writer: when the writer has work it gets its core, and
-/// when it has none the workers use both. Measured on the 2-core AMD EPYC instance
-/// (2026-11-27, 4 alternating pairs, `docs/benchmarks.md`): single requests with 256 clients
-/// 10.3-13.6k -> 12.0-17.6k/s, batch 36-46k -> 39-47k delivered/s. Before, the runtime had
-/// cores - 1 workers at the same priority as the writer (73-75k against 63-71k delivered/s
-/// with `cores` workers on an Intel instance, but half a core idle in single-request runs).
+/// when it has none the workers use both. Measured on a 2-core AMD EPYC instance (2026-11-27,
+/// 4 alternating rounds, docs/benchmarks.md "Async threads below the writer"): single requests
+/// with 256 clients, median 15.2k -> 19.6k/s; batch 48.4k -> 49.3k delivered/s. Before, the
+/// runtime had cores - 1 workers at the same priority as the writer (73-75k against 63-71k
+/// delivered/s with `cores` workers on an Intel instance, but half a core idle in
+/// single-request runs).
 /// `TOKIO_WORKER_THREADS` still overrides the worker count (the priority stays lowered).
 fn runtime_beside_writer(sqlite: bool) -> anyhow::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
