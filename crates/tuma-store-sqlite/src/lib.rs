@@ -71,11 +71,18 @@ pub struct SqliteConfig {
     pub max_jobs_per_commit: usize,
     /// Read connections kept open.
     pub readers: usize,
+    /// How long a write that finds the writer idle waits for others to share its commit
+    /// (`Duration::ZERO`, the default: not at all). A writer with work queued never waits.
+    /// It trades up to this much latency per write for fewer commits (each one an fsync):
+    /// with hundreds of concurrent clients that lowered the chain's latency, with a few
+    /// clients that each wait for their answer it halved their throughput (docs/benchmarks.md,
+    /// "Commit delay"). See the writer's `run`.
+    pub commit_delay: Duration,
 }
 
 impl SqliteConfig {
     /// Defaults for `path`: `synchronous=FULL`, a queue of 4,096 jobs, up to 1,024 jobs per
-    /// commit, 4 read connections.
+    /// commit, 4 read connections, no commit delay.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
@@ -83,6 +90,7 @@ impl SqliteConfig {
             queue_capacity: 4096,
             max_jobs_per_commit: 1024,
             readers: 4,
+            commit_delay: Duration::ZERO,
         }
     }
 }
@@ -142,7 +150,12 @@ impl SqliteStore {
         // Multi-row statements come in a few sizes each (see `sql::CHUNKS`).
         conn.set_prepared_statement_cache_capacity(128);
         schema::migrate(&mut conn)?;
-        let writer = Writer::start(conn, config.queue_capacity, config.max_jobs_per_commit)?;
+        let writer = Writer::start(
+            conn,
+            config.queue_capacity,
+            config.max_jobs_per_commit,
+            config.commit_delay,
+        )?;
         let checkpointer = checkpoint::Checkpointer::start(&config.path, sync)?;
         Ok(Arc::new(Self {
             _checkpointer: checkpointer,

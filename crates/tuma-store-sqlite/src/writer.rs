@@ -4,6 +4,8 @@
 //! job, drains whatever else is queued (up to `max_jobs_per_commit`), runs every job in its own
 //! savepoint inside ONE transaction, commits once, and only then answers every waiter. Idle, a
 //! commit holds one job (low latency); under load it holds hundreds (one fsync for all).
+//! A job that finds the writer idle waits up to `commit_delay` for company before the
+//! transaction begins (see [`run`]); a writer with work queued never waits.
 //! A job that fails rolls back to its savepoint: its partial writes vanish, the others commit.
 //! The first job of a transaction runs without a savepoint (a savepoint makes SQLite copy
 //! each page the job modifies first); if it fails, the transaction is rolled back instead
@@ -15,7 +17,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -62,6 +64,7 @@ impl Writer {
         conn: Connection,
         queue_capacity: usize,
         max_jobs_per_commit: usize,
+        commit_delay: Duration,
     ) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel(queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
@@ -70,7 +73,13 @@ impl Writer {
             .name("tuma-sqlite-writer".into())
             .spawn(move || {
                 warn_if_deprioritised();
-                run(conn, rx, max_jobs_per_commit.max(1), &thread_counters)
+                run(
+                    conn,
+                    rx,
+                    max_jobs_per_commit.max(1),
+                    commit_delay,
+                    &thread_counters,
+                )
             })
             .map_err(|e| StoreError::Backend {
                 operation: "start writer thread",
@@ -211,24 +220,50 @@ fn warn_if_deprioritised() {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_jobs: usize, counters: &Counters) {
+/// The writer's loop: one transaction per turn, holding every job queued by then.
+///
+/// **Commit delay** (off by default). A commit has a fixed cost whatever it holds: the fsync
+/// (on a virtual disk, a VM exit that the writer's CPU pays: about 60 µs each in a profile,
+/// 2026-11-27), and the WAL frames of the pages every commit dirties again (the right edges
+/// of the B-trees). When `commit_delay` is set and a job finds the writer idle (the queue
+/// was empty), the writer sleeps that long before it begins and takes whatever has arrived
+/// by then into the same transaction. A writer that finds jobs queued (it is the busy part)
+/// begins at once. Measured in docs/benchmarks.md ("Commit delay").
+fn run(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    max_jobs: usize,
+    commit_delay: Duration,
+    counters: &Counters,
+) {
     let mut jobs: VecDeque<Job> = VecDeque::with_capacity(max_jobs);
     let mut replies: Vec<Reply> = Vec::with_capacity(max_jobs);
     let mut hot = Hot::default();
-    loop {
-        // Jobs left over from a transaction rolled back by its first job come first.
-        if jobs.is_empty() {
-            match rx.blocking_recv() {
-                Some(first) => jobs.push_back(first),
-                None => break,
-            }
-        }
+    let drain = |rx: &mut mpsc::Receiver<Job>, jobs: &mut VecDeque<Job>| {
         while jobs.len() < max_jobs {
             match rx.try_recv() {
                 Ok(job) => jobs.push_back(job),
                 Err(_) => break,
             }
         }
+    };
+    loop {
+        // Jobs left over from a transaction rolled back by its first job come first.
+        if jobs.is_empty() {
+            if let Ok(first) = rx.try_recv() {
+                jobs.push_back(first);
+            } else {
+                // Idle: wait for a job, then for company.
+                match rx.blocking_recv() {
+                    Some(first) => jobs.push_back(first),
+                    None => break,
+                }
+                if !commit_delay.is_zero() {
+                    std::thread::sleep(commit_delay);
+                }
+            }
+        }
+        drain(&mut rx, &mut jobs);
         let started = Instant::now();
         if let Err(e) = exec(&conn, "BEGIN IMMEDIATE", "begin") {
             hot.clear();
@@ -291,11 +326,75 @@ mod tests {
     use super::*;
 
     fn writer() -> (tempfile::TempDir, Writer) {
+        writer_with_delay(Duration::ZERO)
+    }
+
+    fn writer_with_delay(commit_delay: Duration) -> (tempfile::TempDir, Writer) {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
         conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL)")
             .unwrap();
-        (dir, Writer::start(conn, 64, 64).unwrap())
+        (dir, Writer::start(conn, 64, 64, commit_delay).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_writer_with_a_commit_delay_waits_for_company() {
+        let (_dir, w) = writer_with_delay(Duration::from_millis(500));
+        let w = Arc::new(w);
+        // One write first, and a moment after it, so that the writer thread has started and
+        // waits for work (a job it finds queued when it looks is not delayed).
+        assert_eq!(w.write(insert(0, false)).await.ok(), Some(0));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let first = {
+            let w = w.clone();
+            tokio::spawn(async move { w.write(insert(1, false)).await })
+        };
+        // Sent well within the first job's delay: it shares the first job's commit.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let second = w.write(insert(2, false)).await;
+        assert_eq!(first.await.unwrap().ok(), Some(1));
+        assert_eq!(second.ok(), Some(2));
+        let stats = w.stats();
+        assert_eq!((stats.commits, stats.jobs), (2, 3), "{stats:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_with_jobs_queued_does_not_wait() {
+        let delay = Duration::from_secs(2);
+        let (_dir, w) = writer_with_delay(delay);
+        let w = Arc::new(w);
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (entered, inside) = std::sync::mpsc::channel::<()>();
+        // The first job finds the writer idle (it waits `delay`), then holds the writer.
+        let holder = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.write(move |_| {
+                    entered.send(()).unwrap();
+                    hold.recv().unwrap();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::task::spawn_blocking(move || inside.recv().unwrap())
+            .await
+            .unwrap();
+        // Queued while the writer is busy: the next transaction begins without a delay.
+        let queued = {
+            let w = w.clone();
+            tokio::spawn(async move { w.write(insert(7, false)).await })
+        };
+        while w.jobs.as_ref().unwrap().capacity() == 64 {
+            tokio::task::yield_now().await;
+        }
+        let released = Instant::now();
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        assert_eq!(queued.await.unwrap().ok(), Some(7));
+        let waited = released.elapsed();
+        assert!(waited < delay * 3 / 4, "the queued job waited {waited:?}");
+        assert_eq!(w.stats().commits, 2);
     }
 
     /// A job that inserts `v` and then fails if `fail` (its insert must vanish).

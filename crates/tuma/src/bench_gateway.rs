@@ -57,6 +57,10 @@ pub struct Options {
     /// answered after their commit, so this bounds receipts per commit round trip.
     #[arg(long, default_value_t = 1024)]
     pub sim_window: usize,
+    /// The SQLite writer's commit delay (`server.commit_delay`; `0s`: none). Default: the
+    /// server's.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub commit_delay: Option<Duration>,
 }
 
 /// Runs the benchmark and returns the report (last line `RESULT {json}`).
@@ -72,6 +76,9 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
     file.server.http = "127.0.0.1:0".parse()?;
     file.server.data_dir = temp.path().to_path_buf();
     file.engine.max_queued = options.messages.max(1_000_000);
+    if let Some(delay) = options.commit_delay {
+        file.server.commit_delay = delay;
+    }
     let key = format!("tuma_bench{}", hex::encode(rand::random::<[u8; 16]>()));
     let demo = crate::serve::DemoNetwork {
         binds: options.binds,
@@ -106,10 +113,12 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
     }
     let mut ids = Vec::new();
     let mut rejected = 0usize;
+    let mut round_trips = Vec::new();
     for t in tasks {
-        let (mut i, r) = t.await.context("load task")??;
+        let (mut i, r, mut rt) = t.await.context("load task")??;
         rejected += r;
         ids.append(&mut i);
+        round_trips.append(&mut rt);
     }
     let accepted = ids.len();
     let accept_time = started.elapsed();
@@ -139,7 +148,14 @@ pub async fn run(options: Options) -> anyhow::Result<String> {
     let peak_rss_kib = crate::peak_rss_kib();
     let after = engine.counts();
 
-    let latencies = sample_latencies(&engine, &ids, options.sample).await?;
+    let mut latencies = sample_latencies(&engine, &ids, options.sample).await?;
+    if latencies.is_null() {
+        latencies = json!({});
+    }
+    if let Some(l) = latencies.as_object_mut() {
+        // What a client waits for its 202 (one request: a message, or a batch).
+        l.insert("request".into(), percentiles_ms(&mut round_trips));
+    }
     gateway.shutdown().await;
 
     let rate = |d: Option<Duration>| d.map(|d| accepted as f64 / d.as_secs_f64().max(1e-9));
@@ -210,7 +226,7 @@ async fn drive(
     next: Arc<AtomicUsize>,
     url: String,
     key: String,
-) -> anyhow::Result<(Vec<MessageId>, usize)> {
+) -> anyhow::Result<Loaded> {
     // One HTTP/1.1 keep-alive connection per client task, on hyper's connection-level
     // client. The load generator shares the two cores with what it measures; reqwest's
     // pool, URL handling and connector cost about 15 µs of CPU per request (perf: a fifth
@@ -228,14 +244,18 @@ async fn drive(
     }
 }
 
+/// What one load task got: accepted ids, rejected count, each request's round trip (µs).
+type Loaded = (Vec<MessageId>, usize, Vec<u32>);
+
 /// Sends requests on `conn` until `messages` are handed out.
 async fn requests(
     options: Options,
     next: Arc<AtomicUsize>,
     mut conn: Conn,
-) -> anyhow::Result<(Vec<MessageId>, usize)> {
+) -> anyhow::Result<Loaded> {
     let mut ids = Vec::new();
     let mut rejected = 0;
+    let mut round_trips = Vec::new();
     // The load generator shares the machine with what it measures, so it writes its JSON
     // straight into a buffer (no `serde_json::Value` per message) and reads answers into
     // borrowed structs: about 2 µs per message less than building values.
@@ -277,6 +297,7 @@ async fn requests(
             }
         };
         // 429 (overload) is retried after a pause: the benchmark measures what is accepted.
+        let sent = Instant::now();
         let answer = loop {
             let (status, bytes) = conn.post(path, &body).await?;
             if status == 429 {
@@ -291,6 +312,7 @@ async fn requests(
             }
             break bytes;
         };
+        round_trips.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
         match options.mode {
             Mode::Single => {
                 let a: Single<'_> = serde_json::from_slice(&answer)?;
@@ -310,7 +332,7 @@ async fn requests(
             }
         }
     }
-    Ok((ids, rejected))
+    Ok((ids, rejected, round_trips))
 }
 
 type Connection = hyper::client::conn::http1::Connection<
@@ -426,6 +448,20 @@ async fn sample_latencies(
     }))
 }
 
+/// [`percentiles`] of microsecond values, in milliseconds with two decimals.
+fn percentiles_ms(micros: &mut [u32]) -> Value {
+    let mut v: Vec<u64> = micros.iter().map(|&u| u64::from(u)).collect();
+    let mut p = percentiles(&mut v);
+    if let Some(o) = p.as_object_mut() {
+        for value in o.values_mut() {
+            if let Some(us) = value.as_u64() {
+                *value = json!((us as f64 / 10.0).round() / 100.0);
+            }
+        }
+    }
+    p
+}
+
 fn percentiles(values: &mut [u64]) -> Value {
     if values.is_empty() {
         return Value::Null;
@@ -437,7 +473,7 @@ fn percentiles(values: &mut [u64]) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::percentiles;
+    use super::{percentiles, percentiles_ms};
 
     #[test]
     fn percentiles_pick_ranks() {
@@ -447,5 +483,8 @@ mod tests {
         assert_eq!(p["p99"], 99);
         assert_eq!(p["max"], 100);
         assert!(percentiles(&mut []).is_null());
+        let ms = percentiles_ms(&mut [1_234, 20_000, 999]);
+        assert_eq!(ms["p50"], 1.23);
+        assert_eq!(ms["max"], 20.0);
     }
 }

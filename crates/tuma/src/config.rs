@@ -56,6 +56,10 @@ pub struct ServerSection {
     /// How long shutdown waits for in-flight submits.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// SQLite: how long a write that finds the writer idle waits for others to share its
+    /// commit (`0s`, the default: none). A busy writer never waits.
+    #[serde(with = "humantime_serde")]
+    pub commit_delay: Duration,
 }
 
 impl Default for ServerSection {
@@ -65,6 +69,7 @@ impl Default for ServerSection {
             data_dir: PathBuf::from("tuma-data"),
             database: None,
             shutdown_grace: Duration::from_secs(10),
+            commit_delay: Duration::ZERO,
         }
     }
 }
@@ -665,12 +670,15 @@ mod tests {
             env(&[
                 ("TUMA_CONNECTORS__0__PASSWORD", "from-env"),
                 ("TUMA_SERVER__HTTP", "0.0.0.0:8081"),
+                ("TUMA_SERVER__COMMIT_DELAY", "2ms"),
                 ("TUMA_API_KEY", "ignored"),
                 ("PATH", "/bin"),
             ]),
         )
         .unwrap();
         assert_eq!(c.server.http.to_string(), "0.0.0.0:8081");
+        assert_eq!(c.server.commit_delay, Duration::from_millis(2));
+        assert_eq!(FileConfig::default().server.commit_delay, Duration::ZERO);
         let e = c.engine_config("s".into()).unwrap();
         assert_eq!(e.connectors[0].password, "from-env");
         assert_eq!(e.connectors[0].binds, 2);

@@ -244,7 +244,8 @@ async fn open_stores(file: &FileConfig, data_dir: &Path) -> anyhow::Result<Store
                 },
                 None => data_dir.join("tuma.db"),
             };
-            let config = tuma_store_sqlite::SqliteConfig::new(&path);
+            let mut config = tuma_store_sqlite::SqliteConfig::new(&path);
+            config.commit_delay = file.server.commit_delay;
             // Opened on a thread of its own, spawned from here rather than from tokio's
             // blocking pool: the writer thread the store starts inherits the priority of the
             // thread that opens it, and the runtime's threads run below the writer (see
