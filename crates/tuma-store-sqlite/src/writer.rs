@@ -4,8 +4,9 @@
 //! job, drains whatever else is queued (up to `max_jobs_per_commit`), runs every job in its own
 //! savepoint inside ONE transaction, commits once, and only then answers every waiter. Idle, a
 //! commit holds one job (low latency); under load it holds hundreds (one fsync for all).
-//! A job that finds the writer idle waits up to `commit_delay` for company before the
-//! transaction begins (see [`run`]); a writer with work queued never waits.
+//! With a `commit_delay` (off by default), a job that finds the writer idle waits that long
+//! for company before the transaction begins (see [`run`]); a writer with work queued never
+//! waits.
 //! A job that fails rolls back to its savepoint: its partial writes vanish, the others commit.
 //! The first job of a transaction runs without a savepoint (a savepoint makes SQLite copy
 //! each page the job modifies first); if it fails, the transaction is rolled back instead
@@ -228,7 +229,9 @@ fn warn_if_deprioritised() {
 /// of the B-trees). When `commit_delay` is set and a job finds the writer idle (the queue
 /// was empty), the writer sleeps that long before it begins and takes whatever has arrived
 /// by then into the same transaction. A writer that finds jobs queued (it is the busy part)
-/// begins at once. Measured in docs/benchmarks.md ("Commit delay").
+/// begins at once. Measured in docs/benchmarks.md ("An Intel instance, and a commit delay
+/// tried"): it lowered latency with hundreds of clients and halved the throughput of a few
+/// clients that each wait for their answer, hence off by default.
 fn run(
     conn: Connection,
     mut rx: mpsc::Receiver<Job>,
@@ -239,14 +242,6 @@ fn run(
     let mut jobs: VecDeque<Job> = VecDeque::with_capacity(max_jobs);
     let mut replies: Vec<Reply> = Vec::with_capacity(max_jobs);
     let mut hot = Hot::default();
-    let drain = |rx: &mut mpsc::Receiver<Job>, jobs: &mut VecDeque<Job>| {
-        while jobs.len() < max_jobs {
-            match rx.try_recv() {
-                Ok(job) => jobs.push_back(job),
-                Err(_) => break,
-            }
-        }
-    };
     loop {
         // Jobs left over from a transaction rolled back by its first job come first.
         if jobs.is_empty() {
@@ -263,7 +258,12 @@ fn run(
                 }
             }
         }
-        drain(&mut rx, &mut jobs);
+        while jobs.len() < max_jobs {
+            match rx.try_recv() {
+                Ok(job) => jobs.push_back(job),
+                Err(_) => break,
+            }
+        }
         let started = Instant::now();
         if let Err(e) = exec(&conn, "BEGIN IMMEDIATE", "begin") {
             hot.clear();

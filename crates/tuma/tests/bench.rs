@@ -42,6 +42,17 @@ fn assert_all_delivered(r: &Value, n: u64) {
     }
 }
 
+/// The requests' round trips were measured: p50 <= p99 <= max, and above zero.
+fn assert_request_latency(r: &Value) {
+    let q = &r["latency_ms"]["request"];
+    let get = |k: &str| {
+        q[k].as_f64()
+            .unwrap_or_else(|| panic!("latency_ms.request.{k} in {r}"))
+    };
+    let (p50, p99, max) = (get("p50"), get("p99"), get("max"));
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{q}");
+}
+
 #[test]
 fn single_requests_are_all_accepted_and_delivered() {
     let r = bench_gateway(&[
@@ -53,6 +64,7 @@ fn single_requests_are_all_accepted_and_delivered() {
         "8",
     ]);
     assert_all_delivered(&r, 300);
+    assert_request_latency(&r);
 }
 
 #[test]
@@ -67,4 +79,5 @@ fn batches_are_all_accepted_and_delivered() {
         "3",
     ]);
     assert_all_delivered(&r, 1050);
+    assert_request_latency(&r);
 }
