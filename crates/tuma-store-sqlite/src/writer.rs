@@ -363,23 +363,8 @@ mod tests {
         let delay = Duration::from_secs(2);
         let (_dir, w) = writer_with_delay(delay);
         let w = Arc::new(w);
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        let (entered, inside) = std::sync::mpsc::channel::<()>();
         // The first job finds the writer idle (it waits `delay`), then holds the writer.
-        let holder = {
-            let w = w.clone();
-            tokio::spawn(async move {
-                w.write(move |_| {
-                    entered.send(()).unwrap();
-                    hold.recv().unwrap();
-                    Ok(())
-                })
-                .await
-            })
-        };
-        tokio::task::spawn_blocking(move || inside.recv().unwrap())
-            .await
-            .unwrap();
+        let (holder, release) = hold_writer(&w).await;
         // Queued while the writer is busy: the next transaction begins without a delay.
         let queued = {
             let w = w.clone();
@@ -395,6 +380,33 @@ mod tests {
         let waited = released.elapsed();
         assert!(waited < delay * 3 / 4, "the queued job waited {waited:?}");
         assert_eq!(w.stats().commits, 2);
+    }
+
+    /// Sends a job that holds the writer thread until the returned sender is used, and
+    /// returns once the thread is inside it.
+    async fn hold_writer(
+        w: &Arc<Writer>,
+    ) -> (
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (entered, inside) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.write(move |_| {
+                    entered.send(()).unwrap();
+                    hold.recv().unwrap();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::task::spawn_blocking(move || inside.recv().unwrap())
+            .await
+            .unwrap();
+        (holder, release)
     }
 
     /// A job that inserts `v` and then fails if `fail` (its insert must vanish).
@@ -417,23 +429,8 @@ mod tests {
     async fn grouped(jobs: Vec<(i64, bool)>) -> (Vec<Result<i64, StoreError>>, Vec<i64>) {
         let (_dir, w) = writer();
         let w = Arc::new(w);
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        let (entered, inside) = std::sync::mpsc::channel::<()>();
-        let holder = {
-            let w = w.clone();
-            tokio::spawn(async move {
-                w.write(move |_| {
-                    entered.send(()).unwrap();
-                    hold.recv().unwrap();
-                    Ok(())
-                })
-                .await
-            })
-        };
         // The writer thread is inside the holding job: what is queued now waits for it.
-        tokio::task::spawn_blocking(move || inside.recv().unwrap())
-            .await
-            .unwrap();
+        let (holder, release) = hold_writer(&w).await;
         let queue = |w: &Writer| w.jobs.as_ref().unwrap().capacity();
         let free = queue(&w);
         let mut waiting = Vec::new();
