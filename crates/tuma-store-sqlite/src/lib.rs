@@ -76,7 +76,7 @@ pub struct SqliteConfig {
     /// It trades up to this much latency per write for fewer commits (each one an fsync):
     /// with hundreds of concurrent clients that lowered the chain's latency, with a few
     /// clients that each wait for their answer it halved their throughput (docs/benchmarks.md,
-    /// "Commit delay"). See the writer's `run`.
+    /// "An Intel instance, and a commit delay tried"). See the writer's `run`.
     pub commit_delay: Duration,
 }
 

@@ -245,7 +245,7 @@ async fn drive(
 }
 
 /// What one load task got: accepted ids, rejected count, each request's round trip (µs).
-type Loaded = (Vec<MessageId>, usize, Vec<u32>);
+type Loaded = (Vec<MessageId>, usize, Vec<u64>);
 
 /// Sends requests on `conn` until `messages` are handed out.
 async fn requests(
@@ -312,7 +312,8 @@ async fn requests(
             }
             break bytes;
         };
-        round_trips.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+        // From the first try: a 429's pause and retry are part of what the client waits.
+        round_trips.push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
         match options.mode {
             Mode::Single => {
                 let a: Single<'_> = serde_json::from_slice(&answer)?;
@@ -449,9 +450,8 @@ async fn sample_latencies(
 }
 
 /// [`percentiles`] of microsecond values, in milliseconds with two decimals.
-fn percentiles_ms(micros: &mut [u32]) -> Value {
-    let mut v: Vec<u64> = micros.iter().map(|&u| u64::from(u)).collect();
-    let mut p = percentiles(&mut v);
+fn percentiles_ms(micros: &mut [u64]) -> Value {
+    let mut p = percentiles(micros);
     if let Some(o) = p.as_object_mut() {
         for value in o.values_mut() {
             if let Some(us) = value.as_u64() {
