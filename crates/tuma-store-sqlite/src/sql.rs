@@ -177,7 +177,7 @@ pub(crate) fn insert_messages(
         run.clear();
         let outcome = insert_message(conn, m)?;
         if outcome == InsertOutcome::Inserted {
-            hot.live.insert(m.id, hot_new_message(m));
+            hot.live.insert(m.id, Box::new(hot_new_message(m)));
         }
         out.push(outcome);
     }
@@ -227,7 +227,7 @@ fn insert_run(
         Ok(()) => {
             exec(conn, "insert message", "RELEASE run", [])?;
             for m in run {
-                hot.live.insert(m.id, hot_new_message(m));
+                hot.live.insert(m.id, Box::new(hot_new_message(m)));
                 out.push(InsertOutcome::Inserted);
             }
         }
@@ -239,7 +239,7 @@ fn insert_run(
             for m in run {
                 let outcome = insert_message(conn, m)?;
                 if outcome == InsertOutcome::Inserted {
-                    hot.live.insert(m.id, hot_new_message(m));
+                    hot.live.insert(m.id, Box::new(hot_new_message(m)));
                 }
                 out.push(outcome);
             }
@@ -885,7 +885,7 @@ pub(crate) struct SqlTx<'c> {
     /// lookup in the big cache per message and call; the algorithms then look a message up
     /// several times per step, here, in a small map). They go back when the call ends,
     /// except those it left final (a later receipt for them reads the database).
-    local: FastMap<MessageId, HotMessage>,
+    local: FastMap<MessageId, Box<HotMessage>>,
 }
 
 /// One `smsc_keys` row to write.
@@ -1457,13 +1457,13 @@ impl<'c> SqlTx<'c> {
             let msg = match self.hot.live.take(&id) {
                 Some(msg) => msg,
                 None => match self.read_live(id)? {
-                    Some(msg) => msg,
+                    Some(msg) => Box::new(msg),
                     None => return Ok(None),
                 },
             };
             self.local.insert(id, msg);
         }
-        Ok(self.local.get_mut(&id))
+        Ok(self.local.get_mut(&id).map(|m| &mut **m))
     }
 }
 
@@ -1706,7 +1706,7 @@ impl WriteTx for SqlTx<'_> {
         if number_key_value(key).is_some() {
             return Ok(());
         }
-        let cache_key: (ConnectorId, Box<str>) = (connector.clone(), key.into());
+        let cache_key = self.hot.cache_key(connector, key);
         if let Some(msg) = self.local.get_mut(&id) {
             msg.keys.push(cache_key.clone());
         }
@@ -1736,7 +1736,7 @@ impl WriteTx for SqlTx<'_> {
             Some(None) => return Ok(None),
             None => key,
         };
-        let cache_key = (connector.clone(), Box::<str>::from(key));
+        let cache_key = self.hot.cache_key(connector, key);
         if let Some(found) = self.hot.keys.get_copied(&cache_key) {
             return Ok(Some(found));
         }
