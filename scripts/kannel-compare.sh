@@ -3,8 +3,8 @@
 # tuma, both against tuma's SMSC simulator on loopback, receipts on.
 #
 #   scripts/kannel-compare.sh [--messages N] [--concurrency C] [--window W] [--rounds R]
-#                             [--write-docs] [--no-build] [--skip-kannel] [--skip-tuma]
-#                             [--keep-work]
+#                             [--kannel-recipients K] [--write-docs] [--no-build]
+#                             [--skip-kannel] [--skip-tuma] [--keep-work]
 #   (environment: TUMA_BIN=path uses that tuma binary; with --no-build nothing is built)
 #
 # 1. installs Kannel from Debian's packages if missing (root) and stops its system service;
@@ -24,6 +24,10 @@
 # Kannel and tuma measured a minute apart, and the headline is the median of the rounds, so
 # that one slow minute of a shared host on either side does not make the figure.
 #
+# With --kannel-recipients K (default 1), each sendsms request names K destinations
+# (space-separated `to`, which Kannel splits into one message per number): Kannel's own way
+# of taking many messages per request, set against tuma's batch mode.
+#
 # Every process started here is stopped by PID on exit (trap), whatever the exit path.
 set -euo pipefail
 
@@ -32,6 +36,7 @@ CONCURRENCY=32
 WINDOW=64
 WRITE_DOCS=0
 ROUNDS=1
+KANNEL_RECIPIENTS=1
 BUILD=1
 RUN_KANNEL=1
 RUN_TUMA=1
@@ -46,6 +51,7 @@ while [ $# -gt 0 ]; do
         --concurrency) CONCURRENCY="${2:?--concurrency needs a number}"; shift 2 ;;
         --window) WINDOW="${2:?--window needs a number}"; shift 2 ;;
         --rounds) ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
+        --kannel-recipients) KANNEL_RECIPIENTS="${2:?--kannel-recipients needs a number}"; shift 2 ;;
         --write-docs) WRITE_DOCS=1; shift ;;
         --no-build) BUILD=0; shift ;;
         --skip-kannel) RUN_KANNEL=0; shift ;;
@@ -55,12 +61,16 @@ while [ $# -gt 0 ]; do
         *) echo "error: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
-for v in MESSAGES CONCURRENCY WINDOW ROUNDS; do
+for v in MESSAGES CONCURRENCY WINDOW ROUNDS KANNEL_RECIPIENTS; do
     if ! [[ "${!v}" =~ ^[1-9][0-9]*$ ]]; then
-        echo "error: --$(echo "$v" | tr 'A-Z' 'a-z') must be a positive integer, got '${!v}'" >&2
+        echo "error: --$(echo "$v" | tr 'A-Z_' 'a-z-') must be a positive integer, got '${!v}'" >&2
         exit 2
     fi
 done
+if [ "$KANNEL_RECIPIENTS" -gt 100 ] || [ $((MESSAGES % KANNEL_RECIPIENTS)) -ne 0 ]; then
+    echo "error: --kannel-recipients must be at most 100 and divide --messages ($MESSAGES)" >&2
+    exit 2
+fi
 
 # Work from the repository root whatever the current directory.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -289,11 +299,11 @@ run_kannel() {
 
     local cpu_bb0 cpu_sb0 cpu_sim0
     cpu_bb0="$(proc_cpu "$BB_PID")"; cpu_sb0="$(proc_cpu "$SB_PID")"; cpu_sim0="$(proc_cpu "$SIM_PID")"
-    log "pushing $MESSAGES sendsms requests, $CONCURRENCY connections, dlr-mask=3"
+    log "pushing $MESSAGES messages in sendsms requests of $KANNEL_RECIPIENTS recipient(s), $CONCURRENCY connections, dlr-mask=3"
     run_bg "$WORK/kannel.out" "$PY" scripts/kannel/loadgen.py kannel \
         --sendsms "127.0.0.1:$SENDSMS_PORT" --user bench --password bench \
         --sim-http "127.0.0.1:$SIM_HTTP" --messages "$MESSAGES" \
-        --concurrency "$CONCURRENCY" --dlr-mask 3 || true
+        --recipients "$KANNEL_RECIPIENTS" --concurrency "$CONCURRENCY" --dlr-mask 3 || true
     KANNEL_CPU="$(python3 -c 'import sys; n=int(sys.argv[1]); a=[float(x) for x in sys.argv[2:]]; bb, sb, sim = a[3]-a[0], a[4]-a[1], a[5]-a[2]; print(f"{(bb+sb)/n*1e6:.0f}|bearerbox {bb:.1f} s, smsbox {sb:.1f} s, simulator {sim:.1f} s")' \
         "$MESSAGES" "$cpu_bb0" "$cpu_sb0" "$cpu_sim0" \
         "$(proc_cpu "$BB_PID")" "$(proc_cpu "$SB_PID")" "$(proc_cpu "$SIM_PID")")"
@@ -365,11 +375,13 @@ LOAD_AFTER="$(uptime | sed 's/.*load average: //')"
 
 # --- 6. report ----------------------------------------------------------------------------
 export MESSAGES CONCURRENCY WINDOW STARTED LOAD_BEFORE LOAD_AFTER KANNEL_JSON SELFTEST_JSON \
-    KANNEL_CPU KANNEL_CPU_US TUMA_SINGLE_JSON TUMA_BATCH_JSON WRITE_DOCS RUN_KANNEL ROUNDS WORK
+    KANNEL_CPU KANNEL_CPU_US TUMA_SINGLE_JSON TUMA_BATCH_JSON WRITE_DOCS RUN_KANNEL ROUNDS WORK \
+    KANNEL_RECIPIENTS
 KANNEL_VERSION="$(dpkg-query -W -f='${Version}' kannel 2>/dev/null || echo unknown)"
 CPU_MODEL="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
 export KANNEL_VERSION CPU_MODEL
 COMMAND="scripts/kannel-compare.sh --messages $MESSAGES --concurrency $CONCURRENCY --window $WINDOW"
 [ "$ROUNDS" -gt 1 ] && COMMAND="$COMMAND --rounds $ROUNDS"
+[ "$KANNEL_RECIPIENTS" -gt 1 ] && COMMAND="$COMMAND --kannel-recipients $KANNEL_RECIPIENTS"
 export COMMAND
 python3 scripts/kannel/report.py

@@ -113,6 +113,10 @@ def main():
     single = load("TUMA_SINGLE_JSON")
     batch = load("TUMA_BATCH_JSON")
     n, c, w = env["MESSAGES"], env["CONCURRENCY"], env["WINDOW"]
+    recipients = int(env.get("KANNEL_RECIPIENTS") or 1)
+    per_request = (
+        "1 message per request" if recipients == 1 else f"{recipients} recipients per request"
+    )
 
     k_sub = kannel.get("submitted_per_s") if kannel else None
     k_dlr = kannel.get("dlr_callbacks_per_s") if kannel else None
@@ -150,7 +154,7 @@ def main():
     if kannel:
         cpu = env.get("KANNEL_CPU_US") or "?"
         lines.append(
-            f"| Kannel, sendsms (1 message per request) | {fmt(kannel.get('accepted_per_s'))} "
+            f"| Kannel, sendsms ({per_request}) | {fmt(kannel.get('accepted_per_s'))} "
             f"| {fmt(kannel.get('submitted_per_s'))} | {fmt(kannel.get('receipts_sent_per_s'))} "
             f"| {fmt(kannel.get('dlr_callbacks_per_s'))} (DLR callbacks) "
             f"| {cpu} µs (bearerbox + smsbox) |"
@@ -193,7 +197,8 @@ def main():
     if kannel:
         lines.append("")
         lines.append(
-            f"Kannel details: {kannel['accepted']} of {kannel['messages']} requests accepted "
+            f"Kannel details: {kannel['accepted']} of {kannel['messages']} messages accepted "
+            f"in {kannel.get('requests_accepted', kannel['accepted'])} requests "
             f"({', '.join(f'{v} x {k!r}' for k, v in kannel['accepted_bodies'].items())}); "
             f"errors {kannel['errors'] or 'none'}; simulator accepted {kannel['sim_accepted']} "
             f"submit_sm (rejected {kannel['sim_rejected']}, throttled {kannel['sim_throttled']}), "
